@@ -1,0 +1,12 @@
+"""outcomes: trustworthy numbers and figures from nerve glide home-exercise program exports."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("outcomes")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+from .io import Dataset, load_dataset
+
+__all__ = ["Dataset", "__version__", "load_dataset"]

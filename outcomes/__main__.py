@@ -1,0 +1,5 @@
+"""``python -m outcomes`` runs the command line."""
+
+from .cli import entry
+
+entry()

@@ -1,0 +1,193 @@
+"""Loading a dataset folder: find, read and validate every export, then link them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .dates import DateOrder
+from .errors import FileRejected, UsageError
+from .readers import SUFFIXES, ColumnMap, find_export, load_column_map, read_export
+from .schema import EXPORTS, REQUIRED_EXPORTS, TableSchema, load_schemas
+from .validate import ExportResult, check_links, validate_read
+
+__all__ = ["Dataset", "load_dataset"]
+
+
+@dataclass
+class Dataset:
+    """Every export of a folder, validated: accepted rows, quarantined rows and reports.
+
+    Attributes
+    ----------
+    folder : Path
+        The dataset folder as given.
+    exports : dict
+        :class:`~outcomes.io.validate.ExportResult` by export name, in
+        :data:`~outcomes.io.schema.EXPORTS` order (absent optional exports included).
+    options : dict
+        The options used (date order, grace days, column map).
+    notes : list of str
+        Dataset-level remarks (e.g. links not checked because patients was rejected).
+    """
+
+    folder: Path
+    exports: dict[str, ExportResult]
+    options: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every present export was read and every row accepted."""
+        return all(r.status in ("ok", "absent_optional") for r in self.exports.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Accepted, typed rows of each export that has any (index = original line)."""
+        return {k: r.data for k, r in self.exports.items() if r.data is not None}
+
+    def __getitem__(self, export: str) -> pd.DataFrame | None:
+        return self.exports[export].data
+
+    def records(self, *, max_errors: int | None = 1000) -> list[dict[str, Any]]:
+        """One JSON-ready record per export (the ``--format json`` contract)."""
+        out = []
+        for name, r in self.exports.items():
+            errors = r.errors
+            rec: dict[str, Any] = {
+                "export": name,
+                "path": str(r.path) if r.path else None,
+                "status": r.status,
+                "rows_read": r.rows_read,
+                "accepted": r.accepted,
+                "quarantined": r.quarantined,
+                "blank_skipped": r.blank_skipped,
+                "reconciles": r.reconciles,
+                "detected": r.detected,
+                "renamed_columns": r.renamed,
+                "extra_columns": [str(c) for c in r.extra_columns],
+                "absent_columns": r.absent_columns,
+                "notes": r.notes,
+                "rejection": None if r.rejection is None else {
+                    "line": r.rejection.line, "column": r.rejection.column,
+                    "rule": r.rejection.rule, "reason": r.rejection.reason, "hint": r.rejection.hint,
+                },
+                "errors_total": len(errors),
+            }
+            shown = errors if not max_errors else errors.head(max_errors)
+            rec["errors"] = [
+                {"line": int(ln), "column": c, "value": v, "rule": ru, "reason": re_}
+                for ln, c, v, ru, re_ in zip(shown["line"], shown["column"], shown["value"],
+                                             shown["rule"], shown["reason"])
+            ]
+            rec["errors_truncated"] = len(shown) < len(errors)
+            out.append(rec)
+        return out
+
+    def provenance(self) -> dict[str, Any]:
+        from .. import __version__
+
+        files = {name: {"path": str(r.path), "sha256": _sha256(r.path)}
+                 for name, r in self.exports.items() if r.path is not None and r.path.is_file()}
+        return {
+            "package": "outcomes", "version": __version__,
+            "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+            "options": self.options, "inputs": files,
+        }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_dataset(
+    folder: str | os.PathLike[str],
+    *,
+    columns: str | os.PathLike[str] | ColumnMap | None = None,
+    date_order: DateOrder | None = None,
+    grace_days: int = 14,
+    schemas: dict[str, TableSchema] | None = None,
+) -> Dataset:
+    """Read and validate the exports in ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+        A folder holding ``patients``, ``assessments`` and optionally
+        ``prescriptions`` and ``sessions``, each as ``.csv``, ``.xlsx`` or ``.parquet``.
+    columns : path or ColumnMap, optional
+        Column-name (and value) mapping, see :class:`~outcomes.io.readers.ColumnMap`.
+    date_order : {"dayfirst", "monthfirst"}, optional
+        Force the order of day and month for dates like ``03/04/2026``; by
+        default it is inferred per file from the data, and values it cannot
+        settle are quarantined.
+    grace_days : int
+        Days after ``discharged_on`` still accepted for sessions and assessments.
+
+    Returns
+    -------
+    Dataset
+        Input files are never modified.
+
+    Raises
+    ------
+    UsageError
+        When the folder does not exist, the mapping file is wrong or an option is invalid.
+    """
+    root = Path(folder)
+    if not root.exists():
+        raise UsageError(f"{root}: no such folder. Give the folder that holds the exports.")
+    if not root.is_dir():
+        raise UsageError(f"{root} is a file; give the folder that holds the exports "
+                         f"({', '.join(EXPORTS)}).")
+    if date_order not in (None, "dayfirst", "monthfirst"):
+        raise UsageError(f"date_order must be 'dayfirst' or 'monthfirst', not {date_order!r}.")
+    if not isinstance(grace_days, int) or grace_days < 0:
+        raise UsageError(f"grace_days must be a whole number of days ≥ 0, not {grace_days!r}.")
+    schemas = schemas or load_schemas()
+    cmap = columns if isinstance(columns, ColumnMap) or columns is None else load_column_map(columns, schemas)
+    options = {"date_order": date_order or "infer", "grace_days": grace_days,
+               "columns": None if cmap is None else cmap.path}
+    results: dict[str, ExportResult] = {}
+    notes: list[str] = []
+    for name in EXPORTS:
+        path = find_export(root, name)
+        if path is None:
+            odd = sorted(p.name for p in root.iterdir()
+                         if p.is_file() and p.stem.lower() == name and p.suffix.lower() not in SUFFIXES)
+            if odd:
+                path = root / odd[0]
+            elif name in REQUIRED_EXPORTS:
+                exc = FileRejected(str(root / f"{name}.csv"), f"the {name} export is missing.",
+                                   f"Put {name}.csv (or .xlsx or .parquet) in {root}; it is required.",
+                                   rule="required_export")
+                results[name] = ExportResult(export=name, path=None, status="rejected", rejection=exc)
+                continue
+            else:
+                results[name] = ExportResult(export=name, path=None, status="absent_optional",
+                                             notes=[f"no {name} export: it is optional"])
+                continue
+        try:
+            read = read_export(path, schemas[name], column_map=cmap)
+            results[name] = validate_read(read, schemas[name], date_order=date_order)
+        except FileRejected as exc:
+            results[name] = ExportResult(export=name, path=path, status="rejected", rejection=exc)
+    patients = results["patients"]
+    if patients.data is None:
+        notes.append("Links to patients (patient codes, enrolment windows) were not checked "
+                     "because the patients export could not be used.")
+    else:
+        check_links(results, grace_days=grace_days)
+    return Dataset(folder=root, exports=results, options=options, notes=notes)

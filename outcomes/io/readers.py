@@ -1,0 +1,521 @@
+"""Readers for real-world exports: ``.csv``, ``.xlsx`` and ``.parquet``.
+
+A reader turns a file into a frame of *original* values (text for CSV and
+Excel, native types for Parquet) with canonical column names, and says what it
+did: encoding, delimiter, decimal mark, sheet, renamed and extra columns, blank
+rows skipped. It never changes a value's meaning: type conversion and every
+check happen in :mod:`outcomes.io.validate`, so a quarantined row can show the
+value exactly as the file held it.
+
+Line numbers are those a person sees: in a CSV file the header is line 1 and
+a record spanning several lines (a quoted line break) is numbered by its first
+line; in an Excel sheet, the sheet's row number; in Parquet, the row number
+plus one (as if the header were line 1).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as _dt
+import difflib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import FileRejected, UsageError
+from .schema import EXPORTS, TableSchema
+
+__all__ = [
+    "SUFFIXES",
+    "ColumnMap",
+    "ReadResult",
+    "find_export",
+    "load_column_map",
+    "read_export",
+]
+
+#: File types a dataset may use, in order of preference when several exist.
+SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".parquet")
+_CHUNK = 1 << 22  # bytes read at a time while checking the encoding
+_SPARE, _N_SPARE = "__surplus_field_", 16
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Source-name → canonical-name mappings and value maps from ``--columns map.json``.
+
+    The file is a JSON object. Its simplest form maps source column names to
+    canonical names for every export::
+
+        {"Pain pre": "pain_before", "Pt code": "patient_id"}
+
+    Keys that are export names (or ``"*"`` for all) hold a mapping for that
+    export only, and an optional ``"values"`` key maps coded values per
+    column::
+
+        {"sessions": {"ID": "session_id"},
+         "values": {"patients": {"sex": {"1": "male", "2": "female"}}}}
+    """
+
+    columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    path: str | None = None
+
+    def columns_for(self, export: str) -> dict[str, str]:
+        return {**self.columns.get("*", {}), **self.columns.get(export, {})}
+
+    def values_for(self, export: str) -> dict[str, dict[str, str]]:
+        merged: dict[str, dict[str, str]] = {}
+        for scope in ("*", export):
+            for col, mapping in self.values.get(scope, {}).items():
+                merged.setdefault(col, {}).update(mapping)
+        return merged
+
+
+def load_column_map(path: str | os.PathLike[str], schemas: Mapping[str, TableSchema]) -> ColumnMap:
+    """Read and check a column-mapping file; every mistake is a :class:`UsageError`."""
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise UsageError(f"Column map {p} not found. Check the path given to --columns.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            f"Column map {p} is not valid JSON ({exc}). It must be an object such as "
+            '{"Pain pre": "pain_before"}.'
+        ) from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"Column map {p} must be a JSON object mapping source names to canonical names.")
+    scopes = set(EXPORTS) | {"*"}
+    columns: dict[str, dict[str, str]] = {}
+    values: dict[str, dict[str, dict[str, str]]] = {}
+    all_fields = {f for s in schemas.values() for f in s.field_names}
+
+    def check_target(scope: str, src: Any, dst: Any) -> None:
+        if not isinstance(src, str) or not isinstance(dst, str):
+            raise UsageError(f"Column map {p}: {src!r} → {dst!r} must map a name to a name (both text).")
+        known = all_fields if scope == "*" else set(schemas[scope].field_names)
+        if dst not in known:
+            close = difflib.get_close_matches(dst, sorted(known), n=1)
+            tip = f" Did you mean {close[0]!r}?" if close else ""
+            raise UsageError(
+                f"Column map {p}: {src!r} is mapped to {dst!r}, which is not a column of "
+                f"{'any export' if scope == '*' else scope}.{tip}"
+            )
+
+    for key, val in raw.items():
+        if key == "values":
+            if not isinstance(val, dict):
+                raise UsageError(f'Column map {p}: "values" must be an object.')
+            for scope, cols in val.items():
+                target = scope if scope in scopes else "*"
+                cols = cols if scope in scopes else {scope: cols}
+                for col, mapping in cols.items():
+                    if not isinstance(mapping, dict):
+                        raise UsageError(
+                            f'Column map {p}: "values" for {col!r} must map codes to values, '
+                            'e.g. {"1": "male"}.'
+                        )
+                    values.setdefault(target, {})[col] = {str(k): str(v) for k, v in mapping.items()}
+        elif key in scopes and isinstance(val, dict):
+            for src, dst in val.items():
+                check_target(key, src, dst)
+            columns.setdefault(key, {}).update(val)
+        else:
+            check_target("*", key, val)
+            columns.setdefault("*", {})[key] = val
+    return ColumnMap(columns=columns, values=values, path=str(p))
+
+
+@dataclass
+class ReadResult:
+    """What a reader produced and what it did to get there."""
+
+    export: str
+    path: Path
+    frame: pd.DataFrame  # original values, canonical names; index = line number
+    rows_read: int
+    blank_skipped: int
+    file_format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal: str = "."
+    sheet: str | None = None
+    renamed: dict[str, str] = field(default_factory=dict)
+    extra_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: Lines of records with more fields than the header (quarantined by the validator).
+    surplus_lines: list[int] = field(default_factory=list)
+
+    def detected(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": self.file_format}
+        if self.encoding:
+            out["encoding"] = self.encoding
+        if self.delimiter:
+            out["delimiter"] = self.delimiter
+            out["decimal"] = self.decimal
+        if self.sheet:
+            out["sheet"] = self.sheet
+        return out
+
+
+def find_export(folder: Path, export: str) -> Path | None:
+    """The file holding ``export`` in ``folder``, or None.
+
+    Raises :class:`UsageError` when the same export exists in several formats
+    (which one is right cannot be guessed).
+    """
+    found = [folder / f"{export}{s}" for s in SUFFIXES if (folder / f"{export}{s}").is_file()]
+    # Exports saved with capitalised names or suffixes (Patients.CSV) are common.
+    if not found:
+        wanted = {f"{export}{s}" for s in SUFFIXES}
+        found = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower() in wanted)
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise UsageError(
+            f"{folder}: {export} exists more than once ({names}). Keep one file per export."
+        )
+    return found[0] if found else None
+
+
+def read_export(
+    path: str | os.PathLike[str],
+    schema: TableSchema,
+    *,
+    column_map: ColumnMap | None = None,
+) -> ReadResult:
+    """Read one export file into original values with canonical column names.
+
+    Raises
+    ------
+    FileRejected
+        When the file cannot be used at all: empty, not the format its name
+        says, duplicate column names, or a record that does not fit the header.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        result = _read_csv(path, schema.name)
+    elif suffix == ".xlsx":
+        result = _read_xlsx(path, schema.name)
+    elif suffix == ".parquet":
+        result = _read_parquet(path, schema.name)
+    else:
+        raise FileRejected(
+            str(path), f"has the extension {path.suffix!r}, which is not supported.",
+            "Save the export as .csv, .xlsx or .parquet.",
+        )
+    _apply_names(result, schema, column_map or ColumnMap())
+    _apply_value_maps(result, (column_map or ColumnMap()).values_for(schema.name))
+    return result
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _detect_encoding(path: Path) -> tuple[str, str]:
+    """Return (codec for pandas, description) after checking the whole file decodes."""
+    with open(path, "rb") as fh:
+        head = fh.read(_CHUNK)
+    if not head.strip():
+        raise FileRejected(str(path), "is empty.", "Export the data again; the file has no header and no rows.")
+    if b"\x00" in head:
+        raise FileRejected(
+            str(path), "is not a text file (it contains binary data).",
+            "Check that this is the CSV export and not another file renamed to .csv.",
+        )
+    bom = head.startswith(codecs.BOM_UTF8)
+    for codec, label in (("utf-8", "UTF-8 with BOM" if bom else "UTF-8"), ("cp1252", "Windows-1252")):
+        decoder = codecs.getincrementaldecoder(codec)()
+        try:
+            with open(path, "rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return ("utf-8-sig" if codec == "utf-8" else codec), label
+    raise FileRejected(
+        str(path), "is neither UTF-8 nor Windows-1252 text.",
+        "Save it again as 'CSV UTF-8' from your spreadsheet or database.",
+    )
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_csv(path: Path, export: str) -> ReadResult:
+    encoding, enc_label = _detect_encoding(path)
+    with open(path, encoding=encoding, newline="") as fh:
+        first = fh.readline()
+    header_line = first.rstrip("\r\n")
+    if not header_line.strip():
+        raise FileRejected(
+            str(path), "line 1 is blank.",
+            "The first line must hold the column names; remove blank lines above the header.",
+            line=1,
+        )
+    delimiter = _sniff_delimiter(header_line)
+    header = next(csv.reader([header_line], delimiter=delimiter))
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    _check_duplicate_header(path, header, "column")
+    names = [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
+    # Spare columns catch records with more fields than the header: pandas would otherwise
+    # shift them into the index or drop the surplus silently.
+    spare = [f"{_SPARE}{i}" for i in range(_N_SPARE)]
+    try:
+        frame = pd.read_csv(
+            path, sep=delimiter, header=None, skiprows=1, names=names + spare, dtype=str,
+            keep_default_na=False, na_filter=False, skip_blank_lines=False,
+            encoding=encoding, engine="c", quotechar='"', index_col=False,
+        )
+    except pd.errors.ParserError:
+        bad = _overlong_records(path, encoding, delimiter, len(header))
+        also = ", ".join(str(n) for n in bad[1:6]) + (" …" if len(bad) > 6 else "")
+        raise FileRejected(
+            str(path), f"this record has more fields than the header's {len(header)}"
+            + (f" (so do lines {also})." if also else "."),
+            f"A value probably contains the delimiter {delimiter!r} without quotes: put that value in "
+            "double quotes or remove the stray delimiter.",
+            line=bad[0] if bad else None, rule="field_count",
+        ) from None
+    decimal = "," if delimiter == ";" else "."
+    notes = []
+    if enc_label != "UTF-8":
+        notes.append(f"read as {enc_label}")
+    if delimiter != ",":
+        notes.append(f"delimiter {delimiter!r}" + (" with decimal commas" if decimal == "," else ""))
+    lines = _csv_line_numbers(frame)
+    surplus = np.zeros(len(frame), dtype=bool)
+    for col in spare:
+        s = frame[col]
+        if s.notna().any():
+            surplus |= (s.fillna("").str.strip() != "").to_numpy(dtype=bool)
+    frame = frame.drop(columns=spare)
+    return _finish(path, export, frame, lines, "csv", notes, encoding=enc_label,
+                   delimiter=delimiter, decimal=decimal, surplus=surplus)
+
+
+def _overlong_records(path: Path, encoding: str, delimiter: str, width: int) -> list[int]:
+    """Physical line numbers of records with more fields than the header."""
+    bad = []
+    with open(path, encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        start = 1
+        for row in reader:
+            if len(row) > width:
+                bad.append(start)
+            start = reader.line_num + 1
+    return bad
+
+
+def _csv_line_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """Physical line number of each record; quoted line breaks push later records down."""
+    n = len(frame)
+    extra = np.zeros(n, dtype=np.int64)
+    for col in frame.columns:
+        s = frame[col]
+        has_nl = s.str.contains("\n", regex=False).fillna(False).to_numpy(dtype=bool)
+        if has_nl.any():
+            extra += np.where(has_nl, s.str.count("\n").fillna(0).to_numpy(dtype=np.int64), 0)
+    lines = np.arange(2, n + 2, dtype=np.int64)
+    if extra.any():
+        lines = lines + np.concatenate([[0], np.cumsum(extra)[:-1]])
+    return lines
+
+
+# ------------------------------------------------------------------------- Excel
+
+
+def _excel_cell_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, _dt.datetime):
+        return v.date().isoformat() if v.time() == _dt.time(0) else v.isoformat(timespec="seconds")
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, _dt.time):
+        return v.isoformat()
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    return str(v)
+
+
+def _read_xlsx(path: Path, export: str) -> ReadResult:
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if path.stat().st_size == 0:
+        raise FileRejected(str(path), "is empty.", "Export the data again from your system.")
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise FileRejected(
+            str(path), f"is not a readable Excel workbook ({type(exc).__name__}).",
+            "Open it in Excel or LibreOffice and save it again as .xlsx, or export it as CSV.",
+        ) from None
+    try:
+        sheet_names = wb.sheetnames
+        chosen = next((s for s in sheet_names if s.strip().lower() == export), sheet_names[0])
+        ws = wb[chosen]
+        rows = ws.iter_rows(values_only=True)
+        header_row = next(rows, None)
+        if header_row is None or all(v is None for v in header_row):
+            raise FileRejected(
+                str(path), f"sheet {chosen!r} has no column names in row 1.",
+                "Put the column names in the first row of the sheet.", line=1,
+            )
+        header = [_excel_cell_text(v).strip() for v in header_row]
+        while header and not header[-1]:
+            header.pop()
+        _check_duplicate_header(path, header, "column")
+        width = len(header)
+        data = [[_excel_cell_text(v).strip() for v in r[:width]] for r in rows]
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+        raise FileRejected(
+            str(path), f"could not be read as a workbook ({type(exc).__name__}: {exc}).",
+            "Open it in Excel or LibreOffice and save it again as .xlsx, or export it as CSV.",
+        ) from None
+    finally:
+        wb.close()
+    names = [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
+    data = [r + [""] * (width - len(r)) for r in data]
+    frame = pd.DataFrame(data, columns=names, dtype=str) if data else pd.DataFrame(
+        {n: pd.Series([], dtype=str) for n in names})
+    notes = [f"sheet {chosen!r}" + (f" (of {len(sheet_names)})" if len(sheet_names) > 1 else "")]
+    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
+    return _finish(path, export, frame, lines, "xlsx", notes, sheet=chosen)
+
+
+# ----------------------------------------------------------------------- Parquet
+
+
+def _read_parquet(path: Path, export: str) -> ReadResult:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise FileRejected(
+            str(path), f"is not a readable Parquet file ({exc}).",
+            "Write the export again, or export it as CSV.",
+        ) from None
+    header = [str(c).strip() for c in table.column_names]
+    _check_duplicate_header(path, header, "column")
+    frame = table.to_pandas()
+    frame.columns = header
+    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
+    return _finish(path, export, frame, lines, "parquet", [])
+
+
+# ------------------------------------------------------------------------ shared
+
+
+def _check_duplicate_header(path: Path, header: list[str], what: str) -> None:
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header, start=1):
+        if not h:
+            continue
+        key = h.lower()
+        if key in seen:
+            raise FileRejected(
+                str(path), f"the {what} name {h!r} appears twice (columns {seen[key]} and {i}).",
+                "Each column must have its own name: remove or rename one of them.",
+                column=h, line=1, rule="duplicate_header",
+            )
+        seen[key] = i
+
+
+def _finish(path: Path, export: str, frame: pd.DataFrame, lines: np.ndarray, fmt: str,
+            notes: list[str], surplus: np.ndarray | None = None, **detected: Any) -> ReadResult:
+    """Strip text, drop blank rows (counted) and index the frame by line number."""
+    rows_read = len(frame)
+    blank = np.ones(rows_read, dtype=bool)
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            s = s.fillna("").astype(str).str.strip()
+            frame[col] = s
+            blank &= (s == "").to_numpy(dtype=bool)
+        else:
+            blank &= s.isna().to_numpy(dtype=bool)
+    # Columns without a header that hold nothing are export artefacts (trailing delimiters).
+    empty_unnamed = [c for c in frame.columns if str(c).startswith("unnamed_")
+                     and (frame[c].astype(str) == "").all()]
+    if empty_unnamed:
+        frame = frame.drop(columns=empty_unnamed)
+    if surplus is not None:
+        blank &= ~surplus
+    blank_skipped = int(blank.sum())
+    if blank_skipped:
+        frame = frame.loc[~blank]
+        lines = lines[~blank]
+        notes.append(f"{blank_skipped} blank row{'s' if blank_skipped != 1 else ''} skipped")
+    surplus_lines = [] if surplus is None else lines[surplus[~blank]].tolist()
+    frame.index = pd.Index(lines, name="line")
+    return ReadResult(
+        export=export, path=path, frame=frame, rows_read=rows_read, blank_skipped=blank_skipped,
+        file_format=fmt, notes=notes, surplus_lines=surplus_lines, **detected,
+    )
+
+
+def _apply_names(result: ReadResult, schema: TableSchema, column_map: ColumnMap) -> None:
+    """Rename mapped and differently-cased columns to canonical names; list the extras."""
+    canonical = {n.lower(): n for n in schema.field_names}
+    mapping = column_map.columns_for(schema.name)
+    mapping_ci = {k.strip().lower(): v for k, v in mapping.items()}
+    renames: dict[str, str] = {}
+    for col in result.frame.columns:
+        src = str(col)
+        if src in mapping:
+            target = mapping[src]
+        elif src.lower() in mapping_ci:
+            target = mapping_ci[src.lower()]
+        elif src.lower() in canonical:
+            target = canonical[src.lower()]
+        else:
+            continue
+        if target != src:
+            renames[src] = target
+    targets = list(renames.values()) + [c for c in result.frame.columns if c not in renames]
+    dupes = {t for t in targets if targets.count(t) > 1}
+    if dupes:
+        t = sorted(dupes)[0]
+        sources = [s for s in result.frame.columns if renames.get(s, s) == t]
+        raise FileRejected(
+            str(result.path), f"columns {', '.join(repr(s) for s in sources)} would all become {t!r}.",
+            "Map only one source column to each canonical name (check --columns).",
+            column=t, line=1, rule="duplicate_header",
+        )
+    if renames:
+        result.frame = result.frame.rename(columns=renames)
+        result.renamed = renames
+    result.extra_columns = [c for c in result.frame.columns if c not in schema.field_names]
+    if result.extra_columns:
+        result.notes.append(f"extra columns kept: {', '.join(map(str, result.extra_columns))}")
+
+
+def _apply_value_maps(result: ReadResult, value_maps: dict[str, dict[str, str]]) -> None:
+    for col, mapping in value_maps.items():
+        if col not in result.frame.columns:
+            continue
+        s = result.frame[col]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            s = s.astype(str).replace({"nan": "", "<NA>": ""})
+        hits = int(s.isin(mapping.keys()).sum())
+        result.frame[col] = s.replace(mapping)
+        result.notes.append(f"{col}: {hits} value{'s' if hits != 1 else ''} recoded by the value map")

@@ -1,0 +1,209 @@
+"""The validation report: text for the terminal, JSON for machines, HTML and CSV files for people."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from .dataset import Dataset
+from .schema import load_schemas
+from .writers import atomic_write_text, frame_to_csv_text, output_path, prepare_out_dir
+
+__all__ = ["validation_document", "validation_text", "validation_html", "write_validation"]
+
+_STATUS_WORDS = {
+    "ok": "all rows accepted",
+    "problems": "rows quarantined",
+    "rejected": "file rejected",
+    "absent_optional": "not supplied (optional)",
+}
+
+
+def validation_document(dataset: Dataset, *, max_errors: int | None = 1000,
+                        outputs: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON document printed by ``outcomes validate --format json``."""
+    return {
+        "dataset": str(dataset.folder),
+        "ok": dataset.ok,
+        "exit_code": dataset.exit_code,
+        "exports": dataset.records(max_errors=max_errors),
+        "notes": dataset.notes,
+        "outputs": outputs or {},
+        "provenance": dataset.provenance(),
+    }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def validation_text(dataset: Dataset, *, max_errors: int = 20) -> str:
+    """A readable summary for the terminal: reconciliation, what was detected, first problems."""
+    lines = [f"Validated {dataset.folder}", ""]
+    head = f"{'export':<14}{'file':<22}{'rows read':>11}{'accepted':>11}{'quarantined':>13}{'blank':>8}  status"
+    lines += [head, "-" * len(head)]
+    for name, r in dataset.exports.items():
+        fname = r.path.name if r.path else "-"
+        lines.append(f"{name:<14}{fname[:21]:<22}{r.rows_read:>11,}{r.accepted:>11,}"
+                     f"{r.quarantined:>13,}{r.blank_skipped:>8,}  {_STATUS_WORDS[r.status]}")
+    lines.append("")
+    lines.append("Every file: rows read = accepted + quarantined + blank rows skipped.")
+    for name, r in dataset.exports.items():
+        if r.rejection is not None:
+            lines += ["", f"REJECTED {r.rejection.message}"]
+            continue
+        if r.path is None:
+            continue
+        det = r.detected
+        bits = [det.get("format", "")]
+        for key in ("encoding", "sheet"):
+            if det.get(key):
+                bits.append(str(det[key]))
+        if det.get("delimiter"):
+            bits.append(f"delimiter {det['delimiter']!r}, decimal {det['decimal']!r}")
+        if det.get("date_order_note"):
+            bits.append(f"dates {det['date_order_note']}")
+        lines.append(f"{r.path.name}: " + "; ".join(b for b in bits if b))
+        for note in r.notes:
+            lines.append(f"  - {note}")
+        if r.renamed:
+            lines.append("  - columns renamed: " + ", ".join(f"{a!r} → {b!r}" for a, b in r.renamed.items()))
+    for note in dataset.notes:
+        lines += ["", f"Note: {note}"]
+    problems = [(r.path.name, row) for r in dataset.exports.values() if r.path is not None
+                for row in r.errors.head(max_errors).itertuples(index=False)]
+    total = sum(len(r.errors) for r in dataset.exports.values())
+    if total:
+        lines += ["", f"Problems ({_plural(total, 'failure')}; first {min(total, len(problems))} shown, "
+                      "every one is in the quarantine files):"]
+        for fname, e in problems[:max_errors]:
+            lines.append(f"  {fname} line {e.line}, column {e.column} [{e.rule}]: {e.reason}")
+    verdict = ("All rows accepted." if dataset.ok else
+               "Some rows were quarantined or files rejected: fix them at the source and run again.")
+    lines += ["", verdict]
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:70rem;
+color:#1a1a1a;line-height:1.4;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem} th,td{border:1px solid #bbb;padding:.25rem .5rem;
+text-align:left;vertical-align:top} th{background:#f0f0f0} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.verdict{padding:.6rem 1rem;border-left:6px solid;margin:1rem 0;font-weight:600}
+.ok{border-color:#1b7837;background:#eef7ef} .bad{border-color:#b2182b;background:#fbeeee}
+.muted{color:#555;font-size:.85rem} code{background:#f4f4f4;padding:0 .2rem}
+"""
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] = frozenset()) -> str:
+    esc = html.escape
+    out = ["<table><thead><tr>", *(f"<th>{esc(h)}</th>" for h in headers), "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(
+            f'<td class="n">{esc(f"{v:,}" if isinstance(v, int) else str(v))}</td>' if i in numeric
+            else f"<td>{esc(str(v))}</td>" for i, v in enumerate(row)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def validation_html(dataset: Dataset, *, max_rows: int = 200) -> str:
+    """A self-contained HTML report; every value from the data is escaped."""
+    esc = html.escape
+    prov = dataset.provenance()
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Validation of {esc(str(dataset.folder))}</title><style>{_CSS}</style></head><body>",
+        "<h1>Data validation report</h1>",
+        f"<p class='muted'>Dataset <code>{esc(str(dataset.folder))}</code> · made {esc(prov['created'])} "
+        f"· outcomes {esc(prov['version'])}</p>",
+    ]
+    if dataset.ok:
+        parts.append("<div class='verdict ok'>Every row of every file was accepted.</div>")
+    else:
+        parts.append("<div class='verdict bad'>Some rows were quarantined or files rejected. Each problem "
+                     "below names the file, line, column, value and rule; fix it at the source and run "
+                     "the validation again.</div>")
+    parts.append("<h2>Reconciliation</h2><p>For every file: rows read = accepted + quarantined + "
+                 "blank rows skipped. Nothing is dropped silently.</p>")
+    rows = []
+    for name, r in dataset.exports.items():
+        rows.append([name, r.path.name if r.path else "—", r.rows_read, r.accepted, r.quarantined,
+                     r.blank_skipped, _STATUS_WORDS[r.status]])
+    parts.append(_table(["export", "file", "rows read", "accepted", "quarantined", "blank rows skipped",
+                         "status"], rows, numeric={2, 3, 4, 5}))
+    for note in dataset.notes:
+        parts.append(f"<p><strong>Note:</strong> {esc(note)}</p>")
+    for name, r in dataset.exports.items():
+        if r.path is None and r.rejection is None:
+            continue
+        parts.append(f"<h2>{esc(name)}: {esc(r.path.name if r.path else '(missing)')}</h2>")
+        if r.rejection is not None:
+            parts.append(f"<div class='verdict bad'>Rejected: {esc(r.rejection.reason)} "
+                         f"{esc(r.rejection.hint)}</div>")
+            continue
+        det = [f"{k.replace('_', ' ')}: {v}" for k, v in r.detected.items()]
+        parts.append("<p class='muted'>Read as " + esc("; ".join(det)) + "</p>")
+        items = list(r.notes)
+        if r.renamed:
+            items.append("columns renamed: " + ", ".join(f"{a} → {b}" for a, b in r.renamed.items()))
+        if r.absent_columns:
+            items.append("optional columns not in the file: " + ", ".join(r.absent_columns))
+        if items:
+            parts.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>")
+        if r.errors.empty:
+            parts.append("<p>No problems.</p>")
+            continue
+        summary = (r.errors.groupby(["column", "rule"], sort=False)
+                   .agg(failures=("line", "size"), example=("reason", "first")).reset_index()
+                   .sort_values("failures", ascending=False))
+        parts.append("<h3>Problems by column and rule</h3>")
+        parts.append(_table(["column", "rule", "failures", "example"],
+                            summary[["column", "rule", "failures", "example"]].values.tolist(),
+                            numeric={2}))
+        shown = r.errors.head(max_rows)
+        parts.append(f"<h3>Problems, line by line ({len(shown):,} of {len(r.errors):,} shown; all are in "
+                     f"<code>{esc(name)}.quarantine.csv</code>)</h3>")
+        parts.append(_table(["line", "column", "value", "rule", "reason"],
+                            shown[["line", "column", "value", "rule", "reason"]].values.tolist()))
+    parts.append("<h2>Provenance</h2>")
+    parts.append(_table(["input", "file", "SHA-256"],
+                        [[k, v["path"], v["sha256"]] for k, v in prov["inputs"].items()]))
+    parts.append(f"<p class='muted'>Options: {esc(json.dumps(prov['options']))}</p></body></html>")
+    return "".join(parts)
+
+
+def write_validation(dataset: Dataset, out_dir: str | Path) -> dict[str, str]:
+    """Write accepted rows, quarantined rows, ``validation.json`` and ``validation.html``.
+
+    Returns the written paths by name. Every file is written atomically.
+    """
+    out = prepare_out_dir(out_dir)
+    schemas = load_schemas()
+    written: dict[str, str] = {}
+    for name, r in dataset.exports.items():
+        p = output_path(out, f"{name}.csv")
+        q = output_path(out, f"{name}.quarantine.csv")
+        if r.data is not None:
+            s = schemas[name]
+            dates = tuple(f.name for f in s.fields if f.type == "date")
+            stamps = tuple(f.name for f in s.fields if f.type == "datetime")
+            atomic_write_text(p, frame_to_csv_text(r.data, date_columns=dates, datetime_columns=stamps))
+            written[name] = str(p)
+        else:  # files left by an earlier run would mislead
+            p.unlink(missing_ok=True)
+        if r.quarantined:
+            atomic_write_text(q, frame_to_csv_text(r.quarantine()))
+            written[f"{name}.quarantine"] = str(q)
+        else:
+            q.unlink(missing_ok=True)
+    jpath = output_path(out, "validation.json")
+    hpath = output_path(out, "validation.html")
+    written["validation.json"] = str(jpath)
+    written["validation.html"] = str(hpath)
+    doc = validation_document(dataset, max_errors=None, outputs=written)
+    atomic_write_text(jpath, json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+    atomic_write_text(hpath, validation_html(dataset))
+    return written
