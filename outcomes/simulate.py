@@ -362,7 +362,7 @@ _TUNABLE = tuple(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SimulatedDataset:
     """A simulated dataset in the data contract, with its truth.
 
@@ -544,11 +544,38 @@ def _make_truth(n_patients: Any, seed: Any, schedules: Any, start: Any,
                 or not np.isfinite(value) or (is_int and value != int(value))):
             kind = "a whole number" if is_int else "a finite number"
             raise ValueError(f"params: {name} must be {kind}, got {value!r}")
+        low, high = _limits(name)
+        if not low <= value <= high:
+            raise ValueError(f"params: {name} must be between {low} and {high}, got {value!r}")
         overrides[name] = int(value) if is_int else float(value)
     truth = SimulationTruth(n_patients=int(n_patients), seed=int(seed), schedules=chosen,
                             start=day0.isoformat(), **overrides)
+    if truth.today_offset_days < truth.enrolment_days:
+        raise ValueError("params: today_offset_days must be at least enrolment_days, got "
+                         f"{truth.today_offset_days} < {truth.enrolment_days}")
     today = day0 + dt.timedelta(days=truth.today_offset_days)
     return dataclasses.replace(truth, study_today=today.isoformat())
+
+
+def _limits(name: str) -> tuple[float, float]:
+    """Allowed range of a tunable parameter."""
+    parts = name.split("_")
+    if name.startswith("flare_prob"):
+        return 0.0, 0.99  # a sure flare leaves no room for ordinary sessions
+    if "prob" in parts or name == "adherence_centre":
+        return 0.0, 1.0
+    if name == "adherence_mean":
+        return 0.001, 0.999
+    if name == "corr_intercept_slope":
+        return -1.0, 1.0
+    if name == "guided_max_pain_after":
+        return 0.0, 10.0
+    if name in ("weekly_days_per_level", "guided_sessions_to_advance", "sets",
+                "reps_level1", "enrolment_days", "adherence_concentration"):
+        return 1.0, np.inf
+    if "sd" in parts or parts[-1] in ("days", "sessions") or name == "reps_per_level":
+        return 0.0, np.inf
+    return -np.inf, np.inf
 
 
 # ------------------------------------------------------------------ the model
@@ -759,7 +786,8 @@ def _lit(text: str) -> pa.Scalar:
 
 def _text(values: Sequence[str], index: np.ndarray) -> pd.Series:
     """A ``str`` Series of ``values[index]``; index -1 gives a missing value."""
-    idx = pa.array(index, mask=index < 0)
+    missing = index < 0
+    idx = pa.array(index, mask=missing) if missing.any() else pa.array(index)
     return pd.Series(pa.array(values, pa.large_string()).take(idx), dtype="str")
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["DateColumn", "DateOrder", "infer_date_order"]
+__all__ = ["PROBLEMS", "DateColumn", "DateOrder", "infer_date_order"]
 
 DateOrder = str  # "dayfirst" | "monthfirst"
 
@@ -34,6 +34,9 @@ _SLASH = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
 _SERIAL = r"^\d{5}(?:\.\d+)?$"
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "s")
+#: Codes stored in :attr:`DateColumn.problem`.
+PROBLEMS = {"not_a_date": 1, "impossible": 2, "ambiguous": 3}
+_NOT_A_DATE, _IMPOSSIBLE, _AMBIGUOUS = PROBLEMS.values()
 SERIAL_MIN, SERIAL_MAX = 20000, 80000
 
 
@@ -46,7 +49,7 @@ class DateColumn:
 
     values: pd.Series  # datetime64[us], NaT where missing or not yet parsed
     missing: np.ndarray  # bool
-    problem: pd.Series  # "" where fine, else a reason code: "not_a_date", "impossible", "ambiguous"
+    problem: pd.Series  # int8 code by row label: see PROBLEMS (0 = fine)
     slash: pd.DataFrame = field(default_factory=pd.DataFrame)  # parts of d/m/y values, by row label
     serials: int = 0
 
@@ -57,10 +60,10 @@ class DateColumn:
             values = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
             values = values.astype("datetime64[us]")
             missing = values.isna().to_numpy()
-            return cls(values, missing, pd.Series("", index=index, dtype=object))
+            return cls(values, missing, pd.Series(0, index=index, dtype=np.int8))
         text = s.astype(str) if not pd.api.types.is_string_dtype(s.dtype) else s
         text = text.fillna("")
-        missing = (text.isin(missing_values) | (text == "")).to_numpy()
+        missing = text.isin(missing_values).to_numpy()  # "" is always a missing value
         if not pd.api.types.is_string_dtype(s.dtype):
             missing |= s.isna().to_numpy()
         candidates = text.where(~missing)
@@ -71,7 +74,7 @@ class DateColumn:
         except (ValueError, TypeError):
             values = pd.Series(pd.NaT, index=index)
         values = values.astype("datetime64[us]")
-        problem = pd.Series("", index=index, dtype=object)
+        problem = pd.Series(0, index=index, dtype=np.int8)
         todo = values.isna().to_numpy() & ~missing
         col = cls(values, missing, problem)
         if todo.any():
@@ -88,7 +91,7 @@ class DateColumn:
             self.values.loc[num[ok].index] = (_EXCEL_EPOCH + secs.astype("timedelta64[s]")).astype(
                 "datetime64[us]")
             self.serials += int(ok.sum())
-            self.problem.loc[num[~ok].index] = "not_a_date"
+            self.problem.loc[num[~ok].index] = _NOT_A_DATE
         rest = text[~is_serial]
         if rest.empty:
             return
@@ -101,8 +104,8 @@ class DateColumn:
         iso = rest[~is_slash].str.extract(_ISO)
         is_iso = iso[0].notna()
         # ISO-shaped but rejected by the fast path: an impossible date such as 2026-02-30.
-        self.problem.loc[iso.index[is_iso]] = "impossible"
-        self.problem.loc[iso.index[~is_iso]] = "not_a_date"
+        self.problem.loc[iso.index[is_iso]] = _IMPOSSIBLE
+        self.problem.loc[iso.index[~is_iso]] = _NOT_A_DATE
 
     def evidence(self) -> tuple[int, int]:
         """(values proving day-first, values proving month-first)."""
@@ -122,7 +125,7 @@ class DateColumn:
             day, month = p["b"], p["a"]
         else:
             same = p["a"] == p["b"]
-            self.problem.loc[p.index[~same]] = "ambiguous"
+            self.problem.loc[p.index[~same]] = _AMBIGUOUS
             p = p[same]
             day, month = p["a"], p["b"]
         stamp = pd.to_datetime(
@@ -132,7 +135,7 @@ class DateColumn:
         )
         bad = stamp.isna() | (p["hour"] > 23) | (p["minute"] > 59) | (p["second"] > 59)
         self.values.loc[p.index[~bad]] = stamp[~bad].astype("datetime64[us]")
-        self.problem.loc[p.index[bad]] = "impossible"
+        self.problem.loc[p.index[bad]] = _IMPOSSIBLE
 
 
 def infer_date_order(columns: list[DateColumn], forced: DateOrder | None = None

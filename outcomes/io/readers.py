@@ -219,8 +219,8 @@ def read_export(
 # --------------------------------------------------------------------------- CSV
 
 
-def _detect_encoding(path: Path) -> tuple[str, str]:
-    """Return (codec for pandas, description) after checking the whole file decodes."""
+def _detect_encoding(path: Path) -> tuple[str, str, int]:
+    """Return (codec, description, number of line breaks) after checking the whole file decodes."""
     with open(path, "rb") as fh:
         head = fh.read(_CHUNK)
     if not head.strip():
@@ -233,14 +233,16 @@ def _detect_encoding(path: Path) -> tuple[str, str]:
     bom = head.startswith(codecs.BOM_UTF8)
     for codec, label in (("utf-8", "UTF-8 with BOM" if bom else "UTF-8"), ("cp1252", "Windows-1252")):
         decoder = codecs.getincrementaldecoder(codec)()
+        breaks = 0
         try:
             with open(path, "rb") as fh:
                 while chunk := fh.read(_CHUNK):
                     decoder.decode(chunk)
+                    breaks += chunk.count(b"\n")
                 decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
-        return ("utf-8-sig" if codec == "utf-8" else codec), label
+        return ("utf-8-sig" if codec == "utf-8" else codec), label, breaks
     raise FileRejected(
         str(path), "is neither UTF-8 nor Windows-1252 text.",
         "Save it again as 'CSV UTF-8' from your spreadsheet or database.",
@@ -254,7 +256,7 @@ def _sniff_delimiter(header_line: str) -> str:
 
 
 def _read_csv(path: Path, export: str) -> ReadResult:
-    encoding, enc_label = _detect_encoding(path)
+    encoding, enc_label, breaks = _detect_encoding(path)
     with open(path, encoding=encoding, newline="") as fh:
         first = fh.readline()
     header_line = first.rstrip("\r\n")
@@ -269,8 +271,56 @@ def _read_csv(path: Path, export: str) -> ReadResult:
     header = [h.strip().lstrip("\ufeff") for h in header]
     _check_duplicate_header(path, header, "column")
     names = [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
-    # Spare columns catch records with more fields than the header: pandas would otherwise
-    # shift them into the index or drop the surplus silently.
+    frame = _read_csv_fast(path, encoding, delimiter, names)
+    surplus = None
+    if frame is None:
+        frame, surplus = _read_csv_careful(path, encoding, delimiter, names)
+    decimal = "," if delimiter == ";" else "."
+    notes = []
+    if enc_label != "UTF-8":
+        notes.append(f"read as {enc_label}")
+    if delimiter != ",":
+        notes.append(f"delimiter {delimiter!r}" + (" with decimal commas" if decimal == "," else ""))
+    # One record per line unless quoted values hold line breaks (then count them).
+    lines = (np.arange(2, len(frame) + 2, dtype=np.int64) if breaks <= len(frame) + 1
+             else _csv_line_numbers(frame))
+    return _finish(path, export, frame, lines, "csv", notes, encoding=enc_label,
+                   delimiter=delimiter, decimal=decimal, surplus=surplus)
+
+
+def _read_csv_fast(path: Path, encoding: str, delimiter: str, names: list[str]) -> pd.DataFrame | None:
+    """Multi-threaded pyarrow parse of every field as text; None when a record's field count
+    differs from the header's (the careful reader then finds and numbers those records)."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    irregular = []
+
+    def on_invalid(row: Any) -> str:
+        irregular.append(row)
+        return "skip"
+
+    try:
+        table = pv.read_csv(
+            path,
+            read_options=pv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24,
+                                        encoding="utf8" if encoding == "utf-8-sig" else encoding),
+            parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                          ignore_empty_lines=False, invalid_row_handler=on_invalid),
+            convert_options=pv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+        return None
+    if irregular:
+        return None
+    return table.to_pandas()
+
+
+def _read_csv_careful(path: Path, encoding: str, delimiter: str, names: list[str]
+                      ) -> tuple[pd.DataFrame, np.ndarray]:
+    """pandas C parser with spare columns: records with more fields than the header are kept
+    and flagged (pandas alone would shift them into the index or drop the surplus silently)."""
     spare = [f"{_SPARE}{i}" for i in range(_N_SPARE)]
     try:
         frame = pd.read_csv(
@@ -279,30 +329,21 @@ def _read_csv(path: Path, export: str) -> ReadResult:
             encoding=encoding, engine="c", quotechar='"', index_col=False,
         )
     except pd.errors.ParserError:
-        bad = _overlong_records(path, encoding, delimiter, len(header))
+        bad = _overlong_records(path, encoding, delimiter, len(names))
         also = ", ".join(str(n) for n in bad[1:6]) + (" …" if len(bad) > 6 else "")
         raise FileRejected(
-            str(path), f"this record has more fields than the header's {len(header)}"
+            str(path), f"this record has more fields than the header's {len(names)}"
             + (f" (so do lines {also})." if also else "."),
             f"A value probably contains the delimiter {delimiter!r} without quotes: put that value in "
             "double quotes or remove the stray delimiter.",
             line=bad[0] if bad else None, rule="field_count",
         ) from None
-    decimal = "," if delimiter == ";" else "."
-    notes = []
-    if enc_label != "UTF-8":
-        notes.append(f"read as {enc_label}")
-    if delimiter != ",":
-        notes.append(f"delimiter {delimiter!r}" + (" with decimal commas" if decimal == "," else ""))
-    lines = _csv_line_numbers(frame)
     surplus = np.zeros(len(frame), dtype=bool)
     for col in spare:
         s = frame[col]
         if s.notna().any():
             surplus |= (s.fillna("").str.strip() != "").to_numpy(dtype=bool)
-    frame = frame.drop(columns=spare)
-    return _finish(path, export, frame, lines, "csv", notes, encoding=enc_label,
-                   delimiter=delimiter, decimal=decimal, surplus=surplus)
+    return frame.drop(columns=spare), surplus
 
 
 def _overlong_records(path: Path, encoding: str, delimiter: str, width: int) -> list[int]:
@@ -425,6 +466,10 @@ def _read_parquet(path: Path, export: str) -> ReadResult:
 # ------------------------------------------------------------------------ shared
 
 
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
+
+
 def _check_duplicate_header(path: Path, header: list[str], what: str) -> None:
     seen: dict[str, int] = {}
     for i, h in enumerate(header, start=1):
@@ -444,15 +489,18 @@ def _finish(path: Path, export: str, frame: pd.DataFrame, lines: np.ndarray, fmt
             notes: list[str], surplus: np.ndarray | None = None, **detected: Any) -> ReadResult:
     """Strip text, drop blank rows (counted) and index the frame by line number."""
     rows_read = len(frame)
+    text_cols = [c for c in frame.columns if _is_text(frame[c])]
+    for col in text_cols:
+        frame[col] = frame[col].fillna("").astype(str).str.strip()
+    # A blank row is empty in every column: narrow the candidates column by column.
     blank = np.ones(rows_read, dtype=bool)
     for col in frame.columns:
-        s = frame[col]
-        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            s = s.fillna("").astype(str).str.strip()
-            frame[col] = s
-            blank &= (s == "").to_numpy(dtype=bool)
-        else:
-            blank &= s.isna().to_numpy(dtype=bool)
+        if not blank.any():
+            break
+        cand = np.flatnonzero(blank)
+        s = frame[col].iloc[cand]
+        empty = (s.str.len() == 0) if col in text_cols else s.isna()
+        blank[cand[~empty.to_numpy(dtype=bool)]] = False
     # Columns without a header that hold nothing are export artefacts (trailing delimiters).
     empty_unnamed = [c for c in frame.columns if str(c).startswith("unnamed_")
                      and (frame[c].astype(str) == "").all()]

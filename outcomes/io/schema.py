@@ -190,7 +190,7 @@ def load_schema(path: str | os.PathLike[str]) -> TableSchema:
         fields=tuple(_parse_field(f, str(path)) for f in raw["fields"]),
         primary_key=_as_tuple(raw.get("primaryKey")),
         foreign_keys=fks,
-        missing_values=tuple(raw.get("missingValues", [""])),
+        missing_values=tuple(dict.fromkeys(["", *raw.get("missingValues", [""])])),
         at_least_one_of=_as_tuple(raw.get("x-atLeastOneOf")),
         path=path,
     )

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from .dates import DateColumn, DateOrder, infer_date_order
+from .dates import PROBLEMS, DateColumn, DateOrder, infer_date_order
 from .errors import FileRejected
 from .readers import ReadResult
 from .schema import Field, TableSchema
@@ -99,8 +99,8 @@ def _is_text(s: pd.Series) -> bool:
 
 
 def _missing_mask(s: pd.Series, missing_values: tuple[str, ...]) -> np.ndarray:
-    if _is_text(s):
-        return (s.isna() | s.isin(missing_values) | (s == "")).to_numpy(dtype=bool)
+    if _is_text(s):  # "" is always among missing_values (see schema.load_schema)
+        return (s.isna() | s.isin(missing_values)).to_numpy(dtype=bool)
     return s.isna().to_numpy(dtype=bool)
 
 
@@ -146,13 +146,37 @@ class _Collector:
             ["line", "column"], kind="stable", ignore_index=True)
 
 
+def _text_to_float(s: pd.Series, missing: np.ndarray, decimal: str) -> pd.Series:
+    """Text → float64 (NaN where missing or not a number).
+
+    The fast path casts with pyarrow, which refuses the whole column at the first value that is
+    not a number; only then does pandas coerce value by value.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(s, type=pa.string(), from_pandas=True)
+    arr = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), arr)
+    if decimal == ",":
+        arr = pc.replace_substring(arr, ",", ".")
+    try:
+        values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        # pyarrow accepts "nan" and "inf" spellings; those are not measurements
+        finite = np.isfinite(values) | np.isnan(values)
+        if finite.all():
+            return pd.Series(values, index=s.index)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    text = s.where(~missing)
+    if decimal == ",":
+        text = text.str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
 def _convert_number(s: pd.Series, f: Field, missing: np.ndarray, decimal: str,
                     errs: _Collector) -> pd.Series:
     if _is_text(s):
-        text = s.where(~missing)
-        if decimal == ",":
-            text = text.str.replace(",", ".", regex=False)
-        num = pd.to_numeric(text, errors="coerce")
+        num = _text_to_float(s, missing, decimal)
     else:
         num = pd.to_numeric(s, errors="coerce")
     num = num.astype("float64")
@@ -183,22 +207,24 @@ def _convert_number(s: pd.Series, f: Field, missing: np.ndarray, decimal: str,
 def _convert_boolean(s: pd.Series, f: Field, missing: np.ndarray, errs: _Collector) -> pd.Series:
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("boolean")
-    text = s.astype(str).str.strip().str.lower()
-    mapping = {v.lower(): True for v in f.true_values} | {v.lower(): False for v in f.false_values}
-    out = text.map(mapping).astype("boolean")
-    out[missing] = pd.NA
-    bad = out.isna().to_numpy() & ~missing
+    text = (s if _is_text(s) else s.astype(str)).str.lower()
+    is_true = text.isin([v.lower() for v in f.true_values]).to_numpy(dtype=bool)
+    is_false = text.isin([v.lower() for v in f.false_values]).to_numpy(dtype=bool)
+    out = pd.array(is_true, dtype="boolean")
+    out[~(is_true | is_false)] = pd.NA
+    bad = ~(is_true | is_false | missing)
     allowed = "/".join(sorted({f.true_values[0], f.false_values[0]}))
     errs.add(bad, f.name, "type:boolean",
              lambda v, _ln: f"{f.name} = {v!r} is not yes/no ({allowed}, yes/no or 1/0). {_FIX['type']}")
-    return out
+    return pd.Series(out, index=s.index)
 
 
 def _convert_string(s: pd.Series, f: Field, missing: np.ndarray, errs: _Collector) -> pd.Series:
     text = s.astype(str) if not _is_text(s) else s
     text = text.where(~missing).astype("str")
     present = ~missing
-    if f.enum is not None:
+    if f.enum is not None and not (text.isin(f.enum).to_numpy(dtype=bool) | ~present).all():
+        # spelled differently (e.g. "Slider"): compare case-insensitively, store the schema's spelling
         canon = {e.lower(): e for e in f.enum}
         mapped = text.str.lower().map(canon)
         bad = mapped.isna().to_numpy() & present
@@ -261,7 +287,7 @@ def _convert_columns(read: ReadResult, schema: TableSchema, errs: _Collector,
         }
         for code, reason in reasons.items():
             rule = "date_order" if code == "ambiguous" else f"type:{f.type}"
-            errs.add((col.problem == code).to_numpy(), name, rule, reason)
+            errs.add(col.problem.to_numpy() == PROBLEMS[code], name, rule, reason)
         values = col.values
         typed[name] = values.dt.normalize() if f.type == "date" else values
     if serials:
@@ -304,9 +330,13 @@ def _key_rules(schema: TableSchema, typed: pd.DataFrame, errs: _Collector) -> No
     key = [c for c in schema.primary_key if c in typed.columns]
     if not key:
         return
-    k = typed[key]
-    complete = k.notna().all(axis=1).to_numpy()
-    dup = k.duplicated(keep=False).to_numpy() & complete
+    codes = np.zeros(len(typed), dtype=np.int64)
+    complete = np.ones(len(typed), dtype=bool)
+    for c in key:  # one integer code per key (factorize is far faster than hashing text rows)
+        col_codes, uniques = pd.factorize(typed[c])
+        complete &= col_codes >= 0
+        codes = codes * (len(uniques) + 1) + col_codes + 1
+    dup = pd.Series(codes).duplicated(keep=False).to_numpy() & complete
     if not dup.any():
         return
     rows = typed.loc[dup]
@@ -395,6 +425,38 @@ def _settle(result: ExportResult) -> None:
     result.status = "ok" if result.errors.empty else "problems"
 
 
+def _window_rules(errs: _Collector, data: pd.DataFrame, original: pd.DataFrame | None, col: str,
+                  row_of: np.ndarray, known: np.ndarray, enrolled: np.ndarray,
+                  discharged: np.ndarray | None, grace_days: int) -> None:
+    """Dated rows must fall between enrolment and discharge plus grace (``row_of``: patient row)."""
+    day = data[col].dt.normalize().to_numpy()
+    safe = np.maximum(row_of, 0)
+    as_written = (original if original is not None else data)[col]  # reasons quote the file's text
+    start = enrolled[safe]
+    early = known & (day < start)
+
+    def early_reason(v: str, ln: int) -> str:
+        return (f"{col} = {v} is before the patient enrolled ({_day(start[data.index.get_loc(ln)])}). "
+                "Correct the date, or the patient's enrolled_on.")
+
+    errs.add(early, col, "enrolment_window", early_reason, values=as_written)
+    if discharged is None:
+        return
+    end = discharged[safe]
+    late = known & ~np.isnat(end) & (day > end + np.timedelta64(grace_days, "D"))
+
+    def late_reason(v: str, ln: int) -> str:
+        return (f"{col} = {v} is after the patient was discharged ({_day(end[data.index.get_loc(ln)])}) "
+                f"plus {grace_days} days' grace. Correct the date, or the patient's discharged_on "
+                "(or re-run with a longer --grace-days).")
+
+    errs.add(late, col, "enrolment_window", late_reason, values=as_written)
+
+
+def _day(value: np.datetime64) -> str:
+    return str(np.datetime_as_string(value, unit="D"))
+
+
 _WINDOW_COLUMN = {"prescriptions": "valid_from", "sessions": "performed_at", "assessments": "assessed_on"}
 
 
@@ -414,10 +476,9 @@ def check_links(results: dict[str, ExportResult], *, grace_days: int = 14) -> No
     if patients.original is not None and "patient_id" in patients.original.columns and not patients.errors.empty:
         q = patients.original.loc[patients.errors["line"].unique(), "patient_id"]
         quarantined_lines = {str(pid): str(line) for line, pid in q.items()}
-    enrolled = pd.Series(pdata["enrolled_on"].to_numpy(), index=accepted_ids)
-    discharged = (pd.Series(pdata["discharged_on"].to_numpy(), index=accepted_ids)
+    enrolled = pdata["enrolled_on"].to_numpy(dtype="datetime64[us]")
+    discharged = (pdata["discharged_on"].to_numpy(dtype="datetime64[us]")
                   if "discharged_on" in pdata.columns else None)
-    grace = pd.Timedelta(days=grace_days)
     pfile = patients.path.name if patients.path else "patients"
     for name, col in _WINDOW_COLUMN.items():
         res = results.get(name)
@@ -435,33 +496,11 @@ def check_links(results: dict[str, ExportResult], *, grace_days: int = 14) -> No
             return (f"patient_id {v!r} is not in {pfile}. Add the patient or correct the code.")
 
         errs.add(~known, "patient_id", "foreign_key", orphan_reason)
-        when = data[col]
-        start = pid.map(enrolled)
-        day = when.dt.normalize()
-        early = (known & (day < start).fillna(False).to_numpy(dtype=bool))
-        shown = when.dt.strftime("%Y-%m-%d %H:%M" if col == "performed_at" else "%Y-%m-%d")
-        starts = start.dt.strftime("%Y-%m-%d")
-        errs.add(early, col, "enrolment_window",
-                 lambda _v, ln: (f"{col} = {shown[ln]} is before the patient enrolled ({starts[ln]}). "
-                                 "Correct the date, or the patient's enrolled_on."))
-        if discharged is not None:
-            end = pid.map(discharged)
-            late = known & ((day > end + grace).fillna(False).to_numpy(dtype=bool))
-            ends = end.dt.strftime("%Y-%m-%d")
-            errs.add(late, col, "enrolment_window",
-                     lambda _v, ln: (f"{col} = {shown[ln]} is after the patient was discharged "
-                                     f"({ends[ln]}) plus {grace_days} days' grace. Correct the date, "
-                                     "or the patient's discharged_on (or re-run with a longer "
-                                     "--grace-days)."))
+        if len(accepted_ids):
+            _window_rules(errs, data, res.original, col, accepted_ids.get_indexer(pid), known,
+                          enrolled, discharged, grace_days)
         new = errs.frame()
         if not new.empty:
             res.errors = pd.concat([res.errors, new], ignore_index=True).sort_values(
                 ["line", "column"], kind="stable", ignore_index=True)
-            # The value shown for a failure is the file's original text.
-            if res.original is not None:
-                orig = res.original
-                res.errors["value"] = [
-                    _fmt_value(orig.at[ln, c]) if c in orig.columns else v
-                    for ln, c, v in zip(res.errors["line"], res.errors["column"], res.errors["value"])
-                ]
             _settle(res)
