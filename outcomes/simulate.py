@@ -117,7 +117,6 @@ import datetime as dt
 import json
 import numbers
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +127,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from .io.writers import atomic_open, atomic_write_text
 
 __all__ = ["SimulationTruth", "SimulatedDataset", "simulate", "write_dataset"]
 
@@ -503,14 +504,14 @@ def write_dataset(
     for name, frame in dataset.frames().items():
         table = _to_arrow(frame)
         path = out / f"{name}.{format}"
-        if format == "parquet":
-            _atomic_write(path, lambda f, t=table: pq.write_table(t, f))
-        else:
-            _atomic_write(path, lambda f, t=table: _write_csv(t, f))
+        with atomic_open(path) as fh:
+            if format == "parquet":
+                pq.write_table(table, fh)
+            else:
+                _write_csv(table, fh)
         paths[name] = path
-    text = json.dumps(dataset.truth.to_dict(), indent=2) + "\n"
     paths["truth"] = out / "truth.json"
-    _atomic_write(paths["truth"], lambda f: f.write(text.encode("utf-8")))
+    atomic_write_text(paths["truth"], json.dumps(dataset.truth.to_dict(), indent=2) + "\n")
     return paths
 
 
@@ -893,6 +894,7 @@ def _assessments_frame(v: dict[str, np.ndarray], enrolled: np.ndarray,
 
 
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table with contract dates as DATE (date32)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for name in _DATE_COLUMNS:
         if name in table.column_names:
@@ -925,6 +927,7 @@ def _has_special_bytes(chunk: pa.Array) -> bool:
 
 
 def _write_csv(table: pa.Table, handle: Any, chunk_rows: int = 1 << 20) -> None:
+    """Stream ``table`` as CSV, building each chunk's lines with Arrow kernels."""
     handle.write((",".join(table.column_names) + "\n").encode("utf-8"))
     for start in range(0, table.num_rows, chunk_rows):
         part = table.slice(start, chunk_rows)
@@ -937,13 +940,3 @@ def _write_csv(table: pa.Table, handle: Any, chunk_rows: int = 1 << 20) -> None:
         handle.write(memoryview(data)[pos[0]:pos[-1]])
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -57,7 +57,7 @@ def test_problems_exit_1_json_shape_and_quarantine_file(tmp_path, cli_env):
     q = pd.read_csv(out / "sessions.quarantine.csv", dtype=str, keep_default_na=False)
     assert q.loc[0, "line"] == "3" and q.loc[0, "exercise"] == "'=1+1" and q.loc[0, "pain_after"] == "14"
     html = (out / "validation.html").read_text()
-    assert "<b>hi</b>" not in html and "pain_after = 14 is outside 0–10" in html
+    assert "<b>hi</b>" not in html and "pain_after = 14 is outside the allowed range 0–10" in html
     assert {f.name: f.read_bytes() for f in d.iterdir()} == before  # inputs byte-identical
 
 

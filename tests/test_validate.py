@@ -21,9 +21,9 @@ S_HEAD = SESSIONS.splitlines()[0]
 
 @pytest.mark.parametrize("row, column, rule, words", [
     ("X2,P001,2026-01-05T19:00,s,slider,seated,1,2,20,5,14,same,false,", "pain_after", "minimum/maximum",
-     "pain_after = 14 is outside 0–10"),
+     "pain_after = 14 is outside the allowed range 0–10"),
     ("X2,P001,2026-01-05T19:00,s,slider,seated,0,2,20,5,4,same,false,", "level", "minimum/maximum",
-     "level = 0 is outside 1–20"),
+     "level = 0 is outside the allowed range 1–20"),
     ("X2,P001,2026-01-05T19:00,s,rocket,seated,1,2,20,5,4,same,false,", "glide_type", "enum",
      "glide_type = 'rocket' is not one of: slider, tensioner"),
     ("X2,P001,2026-01-05T19:00,s,slider,seated,1,2,20,five,4,same,false,", "pain_before", "type:integer",

@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     written = write_validation(dataset, out / "validation")
     print(validation_text(dataset))
     print("\nOutputs:")
-    print(f"  validation report   {Path(written['validation.html']).resolve()}")
+    print(f"  {'validation report':<24}{Path(written['validation.html']).resolve()}")
     for name in dataset.exports:
         if name in written:
-            print(f"  accepted {name:<11}{Path(written[name]).resolve()}")
+            print(f"  {'accepted ' + name:<24}{Path(written[name]).resolve()}")
     return dataset.exit_code

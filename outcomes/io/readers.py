@@ -457,7 +457,7 @@ def _read_parquet(path: Path, export: str) -> ReadResult:
         ) from None
     header = [str(c).strip() for c in table.column_names]
     _check_duplicate_header(path, header, "column")
-    frame = table.to_pandas()
+    frame = table.to_pandas(date_as_object=False)  # DATE columns as datetime64, not date objects
     frame.columns = header
     lines = np.arange(2, len(frame) + 2, dtype=np.int64)
     return _finish(path, export, frame, lines, "parquet", [])

@@ -11,7 +11,7 @@ from .dataset import Dataset
 from .schema import load_schemas
 from .writers import atomic_write_text, frame_to_csv_text, output_path, prepare_out_dir
 
-__all__ = ["validation_document", "validation_text", "validation_html", "write_validation"]
+__all__ = ["describe_detected", "validation_document", "validation_text", "validation_html", "write_validation"]
 
 _STATUS_WORDS = {
     "ok": "all rows accepted",
@@ -35,6 +35,22 @@ def validation_document(dataset: Dataset, *, max_errors: int | None = 1000,
     }
 
 
+def describe_detected(detected: dict[str, Any]) -> str:
+    """What a reader found, in words: ``CSV, UTF-8, delimiter ';' with decimal commas, dates day-first``."""
+    bits = [str(detected.get("format", "")).upper()]
+    for key in ("encoding", "sheet"):
+        if detected.get(key):
+            bits.append(("sheet " if key == "sheet" else "") + str(detected[key]))
+    if detected.get("delimiter"):
+        bits.append(f"delimiter {detected['delimiter']!r}"
+                    + (" with decimal commas" if detected.get("decimal") == "," else ""))
+    if detected.get("date_order_note"):
+        bits.append(f"dates {detected['date_order_note']}")
+    if detected.get("excel_serials"):
+        bits.append(f"{detected['excel_serials']} Excel date serial(s)")
+    return ", ".join(b for b in bits if b)
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -56,16 +72,7 @@ def validation_text(dataset: Dataset, *, max_errors: int = 20) -> str:
             continue
         if r.path is None:
             continue
-        det = r.detected
-        bits = [det.get("format", "")]
-        for key in ("encoding", "sheet"):
-            if det.get(key):
-                bits.append(str(det[key]))
-        if det.get("delimiter"):
-            bits.append(f"delimiter {det['delimiter']!r}, decimal {det['decimal']!r}")
-        if det.get("date_order_note"):
-            bits.append(f"dates {det['date_order_note']}")
-        lines.append(f"{r.path.name}: " + "; ".join(b for b in bits if b))
+        lines.append(f"{r.path.name}: read as {describe_detected(r.detected)}")
         for note in r.notes:
             lines.append(f"  - {note}")
         if r.renamed:
@@ -144,8 +151,7 @@ def validation_html(dataset: Dataset, *, max_rows: int = 200) -> str:
             parts.append(f"<div class='verdict bad'>Rejected: {esc(r.rejection.reason)} "
                          f"{esc(r.rejection.hint)}</div>")
             continue
-        det = [f"{k.replace('_', ' ')}: {v}" for k, v in r.detected.items()]
-        parts.append("<p class='muted'>Read as " + esc("; ".join(det)) + "</p>")
+        parts.append(f"<p class='muted'>Read as {esc(describe_detected(r.detected))}.</p>")
         items = list(r.notes)
         if r.renamed:
             items.append("columns renamed: " + ", ".join(f"{a} → {b}" for a, b in r.renamed.items()))

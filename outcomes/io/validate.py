@@ -42,7 +42,11 @@ _FIX = {
     "type": "Correct the value, or leave the cell empty if it is unknown.",
     "range": "Correct the value, or leave the cell empty if it is unknown.",
     "enum": "Use one of the allowed values, or map your codes with --columns.",
-    "pattern": "Use letters, digits, '_' and '-' only.",
+}
+
+#: Patterns used by the schemas, in words.
+_PATTERN_WORDS = {
+    r"^[A-Za-z0-9_-]{1,64}$": "codes are 1 to 64 letters, digits, '_' or '-' (no spaces, dots or slashes)",
 }
 
 
@@ -180,7 +184,7 @@ def _convert_number(s: pd.Series, f: Field, missing: np.ndarray, decimal: str,
     else:
         num = pd.to_numeric(s, errors="coerce")
     num = num.astype("float64")
-    bad = num.isna().to_numpy() & ~missing
+    bad = ~np.isfinite(num.to_numpy()) & ~missing  # "inf" parses as a number but measures nothing
     kind = "a whole number" if f.type == "integer" else "a number"
     errs.add(bad, f.name, f"type:{f.type}",
              lambda v, _ln: f"{f.name} = {v!r} is not {kind}. {_FIX['type']}")
@@ -196,9 +200,8 @@ def _convert_number(s: pd.Series, f: Field, missing: np.ndarray, decimal: str,
         out |= (num < lo).to_numpy()
     if hi is not None:
         out |= (num > hi).to_numpy()
-    unit = f" {f.unit}" if f.unit else ""
     errs.add(out, f.name, "minimum/maximum",
-             lambda v, _ln: f"{f.name} = {v} is outside {f.range_text}{unit}. {_FIX['range']}")
+             lambda v, _ln: f"{f.name} = {v} is outside the allowed range {f.range_text}. {_FIX['range']}")
     if f.type == "integer":
         return num.round().astype("Int64")
     return num
@@ -234,9 +237,9 @@ def _convert_string(s: pd.Series, f: Field, missing: np.ndarray, errs: _Collecto
         text = mapped.where(~bad, text).astype("str")
     if f.pattern is not None:
         ok = text.str.fullmatch(f.pattern.strip("^$")).fillna(False).to_numpy(dtype=bool)
+        rule = _PATTERN_WORDS.get(f.pattern, f"it must match the pattern {f.pattern}")
         errs.add(present & ~ok, f.name, "pattern",
-                 lambda v, _ln: f"{f.name} = {v!r} has characters or a length that a code may not have "
-                           f"(rule {f.pattern}). {_FIX['pattern']}")
+                 lambda v, _ln: f"{f.name} = {v!r} is not a valid code: {rule}. Correct the code.")
     if f.max_length is not None:
         long_ = (text.str.len() > f.max_length).fillna(False).to_numpy(dtype=bool)
         errs.add(long_, f.name, "maxLength",
