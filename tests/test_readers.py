@@ -270,3 +270,20 @@ def test_valid_fixture_is_fully_accepted(valid_dir):
     assert ds.ok, {k: r.errors for k, r in ds.exports.items()}
     assert {k: r.accepted for k, r in ds.exports.items()} == {
         k: len(v.strip().splitlines()) - 1 for k, v in VALID.items()}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_simulated_dataset_round_trips_clean(tmp_path, fmt):
+    from outcomes.simulate import simulate, write_dataset
+
+    sim = simulate(40, seed=3)
+    write_dataset(sim, tmp_path, format=fmt)
+    ds = load_dataset(tmp_path)
+    assert ds.ok, {k: r.errors.head() for k, r in ds.exports.items()}
+    for name, frame in sim.frames().items():
+        got = ds[name]
+        assert len(got) == len(frame)
+        assert got.reset_index(drop=True)[frame.columns[0]].tolist() == frame[frame.columns[0]].tolist()
+    s = ds["sessions"]
+    assert s["performed_at"].tolist() == sim.sessions["performed_at"].tolist()
+    assert s["pain_after"].tolist() == sim.sessions["pain_after"].tolist()

@@ -491,7 +491,10 @@ def _finish(path: Path, export: str, frame: pd.DataFrame, lines: np.ndarray, fmt
     rows_read = len(frame)
     text_cols = [c for c in frame.columns if _is_text(frame[c])]
     for col in text_cols:
-        frame[col] = frame[col].fillna("").astype(str).str.strip()
+        s = frame[col]
+        if s.dtype == object or s.hasnans:
+            s = s.fillna("").astype(str)
+        frame[col] = s.str.strip()
     # A blank row is empty in every column: narrow the candidates column by column.
     blank = np.ones(rows_read, dtype=bool)
     for col in frame.columns:

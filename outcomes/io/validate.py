@@ -327,11 +327,25 @@ def _row_rules(schema: TableSchema, typed: pd.DataFrame, errs: _Collector) -> No
 # -------------------------------------------------------------------- per file
 
 
+def _all_distinct(s: pd.Series) -> bool:
+    """True when no two filled values are equal (pyarrow's hash set; the common, clean case)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(s, from_pandas=True).drop_null()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return len(pc.unique(arr)) == len(arr)
+
+
 def _key_rules(schema: TableSchema, typed: pd.DataFrame, errs: _Collector) -> None:
     """Primary-key duplicates: exact repeats quarantine the later copies; conflicting
     records sharing a key are all quarantined (which one is right cannot be known)."""
     key = [c for c in schema.primary_key if c in typed.columns]
     if not key:
+        return
+    if len(key) == 1 and _all_distinct(typed[key[0]]):
         return
     codes = np.zeros(len(typed), dtype=np.int64)
     complete = np.ones(len(typed), dtype=bool)

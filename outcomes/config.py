@@ -1,0 +1,135 @@
+"""Configuration in one place: clinical defaults, each with its source.
+
+Every threshold the measures, cohort, models and reports use lives here as a
+frozen dataclass field, so an analysis can be re-run with other values
+(``dataclasses.replace``) and its outputs can record exactly what was used.
+Sources are the references in ``DOMAIN.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "InstrumentSpec",
+    "Options",
+    "ResponderRule",
+    "SafetyThresholds",
+    "DEFAULT_INSTRUMENTS",
+    "DEFAULT_OPTIONS",
+]
+
+
+@dataclass(frozen=True)
+class ResponderRule:
+    """When a change counts as a clinically important improvement.
+
+    Improvement is measured in the instrument's "better" direction (a fall for
+    pain and disability). ``points`` is the minimal important change in the
+    instrument's units, ``percent`` the minimal relative change; ``combine``
+    says whether both (``"all"``) or either (``"any"``) must hold.
+    ``endpoint_at_most`` optionally adds a state rule: the endpoint value is
+    at most this (e.g. NRS 0 or 1, "pain-free or nearly"; Ashar et al. 2022).
+    """
+
+    points: float | None = None
+    percent: float | None = None
+    combine: Literal["all", "any"] = "all"
+    endpoint_at_most: float | None = None
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """A scored outcome: its column, range, direction, responder rule and reliability."""
+
+    name: str
+    column: str
+    label: str
+    unit: str
+    low: float
+    high: float
+    higher_is_worse: bool
+    responder: ResponderRule
+    reliability: float
+    reliability_source: str
+    responder_source: str
+
+
+#: Leg and back pain NRS: 2 points and 30 % (both), Farrar et al. 2001, Pain 94:149;
+#: Ostelo et al. 2008, Spine 33:90. ODI: 10 points or 30 %; RMDQ: 5 points or 30 %
+#: (either), Ostelo et al. 2008. Reliabilities are test-retest coefficients used by the
+#: Jacobson-Truax reliable change index; they are defaults to be replaced by a local
+#: or better-matched published estimate.
+DEFAULT_INSTRUMENTS: dict[str, InstrumentSpec] = {
+    "leg_pain": InstrumentSpec(
+        name="leg_pain", column="leg_pain", label="Leg pain", unit="NRS 0-10", low=0, high=10,
+        higher_is_worse=True, responder=ResponderRule(points=2, percent=30, combine="all"),
+        reliability=0.95,
+        reliability_source="NRS test-retest reliability r = 0.95-0.96 (Ferraz et al. 1990, J Rheumatol 17:1022)",
+        responder_source="Farrar et al. 2001, Pain 94:149; Ostelo et al. 2008, Spine 33:90",
+    ),
+    "back_pain": InstrumentSpec(
+        name="back_pain", column="back_pain", label="Back pain", unit="NRS 0-10", low=0, high=10,
+        higher_is_worse=True, responder=ResponderRule(points=2, percent=30, combine="all"),
+        reliability=0.95,
+        reliability_source="NRS test-retest reliability r = 0.95-0.96 (Ferraz et al. 1990, J Rheumatol 17:1022)",
+        responder_source="Farrar et al. 2001, Pain 94:149; Ostelo et al. 2008, Spine 33:90",
+    ),
+    "odi": InstrumentSpec(
+        name="odi", column="odi", label="Oswestry Disability Index", unit="% (0-100)", low=0, high=100,
+        higher_is_worse=True, responder=ResponderRule(points=10, percent=30, combine="any"),
+        reliability=0.83,
+        reliability_source="ODI test-retest reliability, lowest value reviewed (0.83) in Fairbank & Pynsent 2000, "
+                           "Spine 25:2940",
+        responder_source="Ostelo et al. 2008, Spine 33:90",
+    ),
+    "rmdq": InstrumentSpec(
+        name="rmdq", column="rmdq", label="Roland-Morris Disability Questionnaire", unit="0-24", low=0, high=24,
+        higher_is_worse=True, responder=ResponderRule(points=5, percent=30, combine="any"),
+        reliability=0.83,
+        reliability_source="RMDQ test-retest reliability, lower end (0.83) of values reviewed in Roland & Fairbank "
+                           "2000, Spine 25:3115",
+        responder_source="Ostelo et al. 2008, Spine 33:90",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SafetyThresholds:
+    """Stop-and-consult rules (DESIGN.md §5; DOMAIN.md "Safety")."""
+
+    #: In-session pain (before or after) at or above this is severe (≥ 8/10).
+    severe_pain: int = 8
+    #: pain_after − pain_before at or above this is a session flare (≥ 2 points).
+    flare_rise: int = 2
+    #: Leg pain this many points above baseline ...
+    worsening_points: int = 2
+    #: ... at this many consecutive assessments is sustained worsening.
+    worsening_consecutive: int = 2
+    #: No session logged for this many days while enrolled is disengagement.
+    disengagement_days: int = 7
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every default of the measures and the cohort (DESIGN.md §5)."""
+
+    #: Baseline = the last assessment on or before enrolment + this many days.
+    baseline_window_days: int = 7
+    #: Planned visit weeks; each takes the nearest assessment within ``visit_window_days``.
+    visits: tuple[int, ...] = (0, 2, 4, 6, 8, 12)
+    visit_window_days: int = 7
+    #: The endpoint (program end) week for change and responder status.
+    endpoint_week: int = 6
+    #: Sessions per week, sets and reps assumed when there is no prescription.
+    default_sessions_per_week: int = 14
+    default_sets: int = 2
+    default_reps: int = 10
+    instruments: dict[str, InstrumentSpec] = field(default_factory=lambda: dict(DEFAULT_INSTRUMENTS))
+    safety: SafetyThresholds = field(default_factory=SafetyThresholds)
+    #: Days after discharge still accepted for sessions and assessments (validation).
+    grace_days: int = 14
+
+
+DEFAULT_OPTIONS = Options()

@@ -1,0 +1,1 @@
+"""Clinical measures: pure functions on data frames (instruments, change, adherence, progression, safety)."""
