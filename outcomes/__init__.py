@@ -7,6 +7,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
+from .cohort import Cohort
 from .io import Dataset, load_dataset
 
-__all__ = ["Dataset", "__version__", "load_dataset"]
+__all__ = ["Cohort", "Dataset", "__version__", "load_dataset"]

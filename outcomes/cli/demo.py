@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..cohort import Cohort
 from ..io import load_dataset, validation_text, write_validation
 from ..io.errors import UsageError
 
@@ -30,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     written = write_validation(dataset, out / "validation")
     print(validation_text(dataset))
+    cohort = Cohort.from_dataset(dataset)
+    print("\n" + cohort.summary())
     print("\nOutputs:")
     print(f"  {'validation report':<24}{Path(written['validation.html']).resolve()}")
     for name in dataset.exports:

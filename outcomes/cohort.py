@@ -1,0 +1,338 @@
+"""The cohort: validated exports linked into the tables every model and report uses.
+
+:class:`Cohort` takes accepted rows (from :func:`outcomes.load_dataset` or
+frames already in the contract) and derives, with the pure functions of
+:mod:`outcomes.measures`:
+
+``assessments``
+    scored instruments per assessment (ODI from its sections, PGIC responder,
+    any red flag), with ``week`` (exact) and ``week_index``;
+``patient_week``
+    one row per patient and program week of follow-up: sessions done and
+    prescribed, adherence and dose adherence (raw and capped), level, flares,
+    and each outcome where assessed that week;
+``changes``
+    one row per patient and outcome: baseline, latest, endpoint, change,
+    percent change, responder, reliable change;
+``patient_summary``
+    one row per patient: status, the changes above in wide form, overall
+    adherence, highest level, progression fidelity and flags;
+``flags``
+    every stop-and-consult flag with evidence and advice;
+``deviations``
+    each level change that did not follow the patient's declared schedule.
+
+What the cohort leaves out, and why, is in :attr:`Cohort.excluded` (rows) and
+:attr:`Cohort.remarks` (sentences).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import DEFAULT_OPTIONS, Options
+from .io.dataset import Dataset, load_dataset
+from .measures.adherence import overall_adherence, weekly_adherence
+from .measures.change import outcome_changes, select_baseline
+from .measures.instruments import score_assessments
+from .measures.progression import highest_level, load_schedules, progression_fidelity
+from .measures.safety import stop_and_consult_flags
+
+__all__ = ["Cohort", "OUTCOMES"]
+
+#: Outcomes summarised per patient (each where its column exists).
+OUTCOMES: tuple[str, ...] = ("leg_pain", "back_pain", "odi", "rmdq")
+
+_STATUS = {"completed": "completed", "dropped_out": "dropped_out", "referred": "referred", "other": "other"}
+
+
+@dataclass
+class Cohort:
+    """Linked, derived tables for one dataset. Build with :meth:`from_folder`,
+    :meth:`from_dataset` or :meth:`from_frames`; every frame has a fresh RangeIndex."""
+
+    patients: pd.DataFrame
+    assessments: pd.DataFrame
+    sessions: pd.DataFrame | None
+    prescriptions: pd.DataFrame | None
+    patient_week: pd.DataFrame
+    changes: pd.DataFrame
+    patient_summary: pd.DataFrame
+    flags: pd.DataFrame
+    deviations: pd.DataFrame
+    excluded: pd.DataFrame
+    as_of: pd.Timestamp
+    options: Options = field(default_factory=lambda: DEFAULT_OPTIONS)
+    remarks: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ builders
+
+    @classmethod
+    def from_folder(cls, path: str | os.PathLike[str], *, options: Options | None = None,
+                    **load_options: Any) -> "Cohort":
+        """Validate the exports in ``path`` (see :func:`outcomes.load_dataset`) and build the cohort."""
+        return cls.from_dataset(load_dataset(path, **load_options), options=options)
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset, *, options: Options | None = None) -> "Cohort":
+        """Build from a validated dataset: only accepted rows enter; quarantined rows are counted
+        in :attr:`excluded`."""
+        frames = dataset.frames()
+        if frames.get("patients") is None or frames.get("assessments") is None:
+            from .io.errors import UsageError
+
+            missing = [n for n in ("patients", "assessments") if frames.get(n) is None]
+            raise UsageError(
+                f"Cannot build a cohort: the {' and '.join(missing)} export could not be used "
+                f"(see `outcomes validate {dataset.folder}`)."
+            )
+        excluded = [
+            {"table": name, "rows": r.quarantined, "reason": "quarantined by validation"}
+            for name, r in dataset.exports.items() if r.quarantined
+        ] + [
+            {"table": name, "rows": r.rows_read, "reason": "file rejected by validation"}
+            for name, r in dataset.exports.items() if r.status == "rejected" and r.rows_read
+        ]
+        cohort = cls.from_frames(
+            frames["patients"], frames["assessments"], sessions=frames.get("sessions"),
+            prescriptions=frames.get("prescriptions"), options=options,
+        )
+        if excluded:
+            cohort.excluded = pd.concat([pd.DataFrame(excluded), cohort.excluded], ignore_index=True)
+        return cohort
+
+    @classmethod
+    def from_frames(cls, patients: pd.DataFrame, assessments: pd.DataFrame, *,
+                    sessions: pd.DataFrame | None = None, prescriptions: pd.DataFrame | None = None,
+                    options: Options | None = None, schedules: dict | None = None,
+                    as_of: pd.Timestamp | str | None = None) -> "Cohort":
+        """Build from frames in the contract (typed as :func:`outcomes.load_dataset` returns them)."""
+        opts = options or DEFAULT_OPTIONS
+        remarks: list[str] = []
+        excluded: list[dict[str, Any]] = []
+        patients = patients.reset_index(drop=True).copy()
+        known = set(patients["patient_id"])
+        assessments, n_orphans = _only_known(assessments, known)
+        if n_orphans:
+            excluded.append({"table": "assessments", "rows": n_orphans, "reason": "patient not in patients"})
+        if sessions is not None:
+            sessions, n_orphans = _only_known(sessions, known)
+            if n_orphans:
+                excluded.append({"table": "sessions", "rows": n_orphans, "reason": "patient not in patients"})
+        if prescriptions is not None:
+            prescriptions, n_orphans = _only_known(prescriptions, known)
+            if n_orphans:
+                excluded.append({"table": "prescriptions", "rows": n_orphans, "reason": "patient not in patients"})
+
+        dates = [assessments["assessed_on"].max()]
+        if sessions is not None and len(sessions):
+            dates.append(sessions["performed_at"].max().normalize())
+        stamp = pd.Timestamp(as_of) if as_of is not None else max(d for d in dates if not pd.isna(d))
+        stamp = stamp.normalize()
+
+        patients["status"] = _status(patients)
+        scored = _with_scores(assessments, score_assessments(assessments, options=opts))
+        scored = _add_weeks(scored, patients, "assessed_on")
+
+        if sessions is None:
+            remarks.append("No sessions export: adherence, progression, session flags, disengagement and "
+                           "flare rates are not reported.")
+            week = _assessment_weeks(scored, patients, stamp)
+            overall = None
+            levels = None
+            fidelity, deviations = None, pd.DataFrame(
+                columns=["patient_id", "date", "from_level", "to_level", "expected_level", "kind", "reason"])
+        else:
+            if prescriptions is None:
+                remarks.append(f"No prescriptions export: adherence is measured against the schedule default "
+                               f"of {opts.default_sessions_per_week} sessions a week "
+                               f"({opts.default_sets} × {opts.default_reps} repetitions).")
+            week = weekly_adherence(sessions, patients, prescriptions, as_of=stamp, options=opts)
+            week = _add_session_weeks(week, sessions, patients, opts)
+            overall = overall_adherence(week)
+            levels = highest_level(sessions)
+            schedules = schedules if schedules is not None else load_schedules()
+            fidelity, deviations = progression_fidelity(sessions, patients, schedules)
+            unknown = sorted(set(patients["schedule"]) - set(schedules))
+            if unknown:
+                remarks.append("No schedule file for " + ", ".join(repr(u) for u in unknown)
+                               + ": progression fidelity is not assessed for those patients.")
+        week = _add_outcomes_by_week(week, scored)
+
+        outcomes = [o for o in OUTCOMES if o in scored.columns and scored[o].notna().any()]
+        changes = outcome_changes(scored, patients, outcomes=tuple(outcomes), options=opts)
+        baseline = None
+        if "leg_pain" in outcomes:
+            baseline = select_baseline(scored, patients, outcome="leg_pain", window_days=opts.baseline_window_days)
+        flags = stop_and_consult_flags(patients, sessions=sessions, assessments=scored, baseline=baseline,
+                                       thresholds=opts.safety, as_of=stamp)
+        summary = _summary(patients, changes, overall, levels, fidelity, flags)
+        no_baseline = summary[[f"{o}_baseline" for o in outcomes]].isna().all(axis=1).sum() if outcomes else 0
+        if no_baseline:
+            remarks.append(f"{no_baseline} patient(s) have no baseline assessment (on or before enrolment + "
+                           f"{opts.baseline_window_days} days): their change and responder status are missing.")
+        return cls(
+            patients=patients, assessments=scored, sessions=None if sessions is None else sessions.reset_index(drop=True),
+            prescriptions=None if prescriptions is None else prescriptions.reset_index(drop=True),
+            patient_week=week, changes=changes, patient_summary=summary, flags=flags, deviations=deviations,
+            excluded=pd.DataFrame(excluded, columns=["table", "rows", "reason"]), as_of=stamp, options=opts,
+            remarks=remarks,
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    def __repr__(self) -> str:
+        return (f"Cohort({len(self.patients)} patients, {len(self.assessments)} assessments, "
+                f"{0 if self.sessions is None else len(self.sessions)} sessions, {len(self.flags)} flags, "
+                f"as of {self.as_of.date()})")
+
+    def summary(self) -> str:
+        """A few lines for the terminal: patients by status, responders, adherence, flags."""
+        s = self.patient_summary
+        n = len(s)
+        lines = [f"Cohort as of {self.as_of.date()}: {n} patients "
+                 + "(" + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s["status"].value_counts().items()) + ")"]
+        if "leg_pain_responder" in s.columns:
+            resp = s["leg_pain_responder"]
+            k, m = int(resp.fillna(False).sum()), int(resp.notna().sum())
+            rule = self.options.instruments["leg_pain"].responder
+            how = " and " if rule.combine == "all" else " or "
+            words = how.join(w for w in (f"≥ {rule.points:g} points" if rule.points else "",
+                                          f"≥ {rule.percent:g} %" if rule.percent else "") if w)
+            lines.append(f"Leg-pain responders at week {self.options.endpoint_week} (improved {words}): "
+                         f"{k} of {m} assessed "
+                         f"({k / m:.0%}); {k} of {n} counting the missing as non-responders ({k / n:.0%})"
+                         if m else "Leg-pain responders: no patient has both a baseline and an endpoint.")
+        if "adherence" in s.columns and s["adherence"].notna().any():
+            lines.append(f"Adherence (sessions done ÷ prescribed): median {s['adherence'].median():.0%}, "
+                         f"interquartile range {s['adherence'].quantile(.25):.0%}–{s['adherence'].quantile(.75):.0%}")
+        if len(self.flags):
+            counts = self.flags["rule"].value_counts()
+            pts = self.flags.groupby("rule")["patient_id"].nunique()
+            lines.append("Stop-and-consult flags: " + ", ".join(
+                f"{r.replace('_', ' ')} {counts[r]} ({pts[r]} patients)" for r in counts.index))
+        else:
+            lines.append("Stop-and-consult flags: none")
+        lines += [f"Note: {r}" for r in self.remarks]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _only_known(frame: pd.DataFrame, known: set) -> tuple[pd.DataFrame, int]:
+    keep = frame["patient_id"].isin(known).to_numpy()
+    return frame.loc[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def _with_scores(assessments: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """The recorded columns (items, red flags, extras) with the scored instruments beside them.
+
+    ``score_assessments`` keeps rows in order, so the two frames align row by row."""
+    raw = assessments.reset_index(drop=True)
+    extra = scored.drop(columns=["patient_id", "assessed_on"])
+    return pd.concat([raw.drop(columns=[c for c in extra.columns if c in raw.columns]), extra], axis=1)
+
+
+def _status(patients: pd.DataFrame) -> pd.Series:
+    reason = patients["discharge_reason"] if "discharge_reason" in patients.columns else pd.Series(
+        pd.NA, index=patients.index, dtype=object)
+    discharged = patients["discharged_on"].notna() if "discharged_on" in patients.columns else pd.Series(
+        False, index=patients.index)
+    status = reason.astype(object).map(_STATUS).where(discharged, "active")
+    return status.fillna("discharged").astype(str)
+
+
+def _add_weeks(frame: pd.DataFrame, patients: pd.DataFrame, date_col: str) -> pd.DataFrame:
+    enrolled = frame["patient_id"].map(patients.set_index("patient_id")["enrolled_on"])
+    days = (frame[date_col].dt.normalize() - enrolled).dt.days
+    out = frame.copy()
+    out["day"] = days.astype("Int64")
+    out["week"] = days / 7
+    out["week_index"] = (days // 7).astype("Int64")
+    return out
+
+
+def _assessment_weeks(scored: pd.DataFrame, patients: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Patient-week rows when there is no session log: weeks 0 to the end of follow-up."""
+    end = patients["discharged_on"].fillna(as_of) if "discharged_on" in patients.columns else as_of
+    last = ((pd.Series(end, index=patients.index).clip(upper=as_of) - patients["enrolled_on"]).dt.days // 7)
+    n = last.clip(lower=0).fillna(0).astype(int).to_numpy() + 1
+    pid = np.repeat(patients["patient_id"].to_numpy(dtype=object), n)
+    wk = np.concatenate([np.arange(k) for k in n]) if len(n) else np.array([], dtype=int)
+    start = np.repeat(patients["enrolled_on"].to_numpy(), n) + (wk * 7).astype("timedelta64[D]")
+    return pd.DataFrame({"patient_id": pid, "week": wk, "week_start": start})
+
+
+def _add_session_weeks(week: pd.DataFrame, sessions: pd.DataFrame, patients: pd.DataFrame,
+                       opts: Options) -> pd.DataFrame:
+    """Level (highest that week) and flares (per DESIGN §5) by patient-week."""
+    s = _add_weeks(sessions[["patient_id", "performed_at", "level"]
+                            + [c for c in ("pain_before", "pain_after", "response") if c in sessions.columns]],
+                   patients, "performed_at")
+    rise = (pd.to_numeric(s.get("pain_after"), errors="coerce") - pd.to_numeric(s.get("pain_before"), errors="coerce")
+            if "pain_after" in s.columns and "pain_before" in s.columns else pd.Series(np.nan, index=s.index))
+    flare = (rise >= opts.safety.flare_rise).fillna(False)
+    if "response" in s.columns:
+        flare |= s["response"].astype(object).eq("worse").fillna(False)
+    s["flare"] = flare.astype(int)
+    g = s.groupby(["patient_id", "week_index"], sort=False).agg(level=("level", "max"), flares=("flare", "sum"))
+    g = g.reset_index().rename(columns={"week_index": "week"})
+    g["week"] = g["week"].astype("int64")
+    out = week.merge(g, on=["patient_id", "week"], how="left")
+    out["flares"] = out["flares"].fillna(0).astype("int64")
+    # the level in force carries over weeks without a session
+    out["level"] = out.groupby("patient_id", sort=False)["level"].ffill().astype("Int64")
+    return out
+
+
+def _add_outcomes_by_week(week: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("leg_pain", "back_pain", "numbness", "odi", "rmdq", "slr_deg", "pgic") if c in scored.columns]
+    if not cols or not len(scored):
+        return week
+    a = scored[["patient_id", "week_index", "assessed_on", *cols]].dropna(subset=["week_index"])
+    a = a.sort_values(["patient_id", "assessed_on"], kind="stable").groupby(
+        ["patient_id", "week_index"], sort=False).last()
+    a = a.reset_index().rename(columns={"week_index": "week", "assessed_on": "assessed_on"})
+    a["week"] = a["week"].astype("int64")
+    return week.merge(a, on=["patient_id", "week"], how="left")
+
+
+def _summary(patients: pd.DataFrame, changes: pd.DataFrame, overall: pd.DataFrame | None,
+             levels: pd.DataFrame | None, fidelity: pd.DataFrame | None, flags: pd.DataFrame) -> pd.DataFrame:
+    keep = [c for c in ("patient_id", "site_id", "clinician_id", "schedule", "enrolled_on", "discharged_on",
+                        "status", "age_years", "sex", "symptom_duration_weeks") if c in patients.columns]
+    out = patients[keep].copy()
+    if len(changes):
+        value_cols = ["baseline", "latest", "endpoint", "change", "pct_change", "responder", "rc", "rc_class"]
+        wide = changes.pivot(index="patient_id", columns="outcome", values=value_cols)
+        wide.columns = [f"{o}_{v}" for v, o in wide.columns]
+        order = [f"{o}_{v}" for o in dict.fromkeys(changes["outcome"]) for v in value_cols]
+        out = out.merge(wide[order].reset_index(), on="patient_id", how="left")
+    if overall is not None:
+        cols = [c for c in ("adherence", "adherence_capped", "dose_adherence", "dose_adherence_capped",
+                            "prescription_source") if c in overall.columns]
+        out = out.merge(overall[["patient_id", *cols]], on="patient_id", how="left")
+    if levels is not None:
+        out = out.merge(levels[["patient_id", "highest_level", "reached_on"]].rename(
+            columns={"reached_on": "highest_level_on"}), on="patient_id", how="left")
+    if fidelity is not None:
+        f = fidelity[["patient_id", "followed", "n_deviations"]].rename(
+            columns={"followed": "fidelity_followed", "n_deviations": "fidelity_deviations"})
+        out = out.merge(f, on="patient_id", how="left")
+    if len(flags):
+        agg = flags.groupby("patient_id").agg(n_flags=("rule", "size"), most_urgent=("priority", "min"),
+                                              flag_rules=("rule", lambda r: "; ".join(dict.fromkeys(r))))
+        out = out.merge(agg.reset_index(), on="patient_id", how="left")
+        out["n_flags"] = out["n_flags"].fillna(0).astype("int64")
+    else:
+        out["n_flags"] = 0
+        out["most_urgent"] = np.nan
+        out["flag_rules"] = ""
+    out["flag_rules"] = out["flag_rules"].fillna("")
+    return out.reset_index(drop=True)
