@@ -85,7 +85,7 @@ def main() -> None:
           f"({s['file_bytes'] / mb:,.0f} MB on disk); all exports {rows:,} rows")
     print(f"read + validate: {r['seconds']:.2f} s -> {rows / r['seconds']:,.0f} rows/s "
           f"(sessions rows/s over the whole run: {s['rows_read'] / r['seconds']:,.0f})")
-    print(f"quarantined: " + ", ".join(f"{k} {e['quarantined']}" for k, e in r["exports"].items()))
+    print("quarantined: " + ", ".join(f"{k} {e['quarantined']}" for k, e in r["exports"].items()))
     print(f"memory: accepted frames {frames / mb:,.0f} MB; peak RSS {r['peak_rss'] / mb:,.0f} MB "
           f"(interpreter + libraries {r['baseline_rss'] / mb:,.0f} MB); "
           f"peak above baseline = {(r['peak_rss'] - r['baseline_rss']) / max(frames, 1):.2f} x the frames")

@@ -56,26 +56,25 @@ class InstrumentSpec:
     responder_source: str
 
 
+def _nrs(name: str, label: str) -> InstrumentSpec:
+    """A 0-10 pain numeric rating scale with the NRS responder rule and reliability."""
+    return InstrumentSpec(
+        name=name, column=name, label=label, unit="NRS 0-10", low=0, high=10,
+        higher_is_worse=True, responder=ResponderRule(points=2, percent=30, combine="all"),
+        reliability=0.95,
+        reliability_source="NRS test-retest reliability r = 0.95-0.96 (Ferraz et al. 1990, J Rheumatol 17:1022)",
+        responder_source="Farrar et al. 2001, Pain 94:149; Ostelo et al. 2008, Spine 33:90",
+    )
+
+
 #: Leg and back pain NRS: 2 points and 30 % (both), Farrar et al. 2001, Pain 94:149;
 #: Ostelo et al. 2008, Spine 33:90. ODI: 10 points or 30 %; RMDQ: 5 points or 30 %
 #: (either), Ostelo et al. 2008. Reliabilities are test-retest coefficients used by the
 #: Jacobson-Truax reliable change index; they are defaults to be replaced by a local
 #: or better-matched published estimate.
 DEFAULT_INSTRUMENTS: dict[str, InstrumentSpec] = {
-    "leg_pain": InstrumentSpec(
-        name="leg_pain", column="leg_pain", label="Leg pain", unit="NRS 0-10", low=0, high=10,
-        higher_is_worse=True, responder=ResponderRule(points=2, percent=30, combine="all"),
-        reliability=0.95,
-        reliability_source="NRS test-retest reliability r = 0.95-0.96 (Ferraz et al. 1990, J Rheumatol 17:1022)",
-        responder_source="Farrar et al. 2001, Pain 94:149; Ostelo et al. 2008, Spine 33:90",
-    ),
-    "back_pain": InstrumentSpec(
-        name="back_pain", column="back_pain", label="Back pain", unit="NRS 0-10", low=0, high=10,
-        higher_is_worse=True, responder=ResponderRule(points=2, percent=30, combine="all"),
-        reliability=0.95,
-        reliability_source="NRS test-retest reliability r = 0.95-0.96 (Ferraz et al. 1990, J Rheumatol 17:1022)",
-        responder_source="Farrar et al. 2001, Pain 94:149; Ostelo et al. 2008, Spine 33:90",
-    ),
+    "leg_pain": _nrs("leg_pain", "Leg pain"),
+    "back_pain": _nrs("back_pain", "Back pain"),
     "odi": InstrumentSpec(
         name="odi", column="odi", label="Oswestry Disability Index", unit="% (0-100)", low=0, high=100,
         higher_is_worse=True, responder=ResponderRule(points=10, percent=30, combine="any"),

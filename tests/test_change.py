@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from outcomes import load_dataset
-from outcomes.config import DEFAULT_INSTRUMENTS, DEFAULT_OPTIONS, ResponderRule
+from outcomes.config import DEFAULT_INSTRUMENTS, ResponderRule
 from outcomes.measures.change import (
     RC_CATEGORIES,
     classify_reliable_change,

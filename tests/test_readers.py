@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ASSESSMENTS, PATIENTS, SESSIONS, VALID, write_dataset
 from outcomes import load_dataset
-from outcomes.io import FileRejected, UsageError, load_schemas, read_export
+from outcomes.io import UsageError, load_schemas, read_export
 
 SCHEMAS = load_schemas()
 

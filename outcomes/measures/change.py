@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from outcomes.config import DEFAULT_OPTIONS, Options, ResponderRule
+from ..config import DEFAULT_OPTIONS, Options, ResponderRule
 
-from .instruments import _check_dates, _check_frame, _check_options, _checked_int
+from ._checks import _check_dates, _check_frame, _check_options
+from .instruments import _checked_int
 
 __all__ = [
     "RC_CATEGORIES",

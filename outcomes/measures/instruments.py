@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from outcomes.config import DEFAULT_OPTIONS, Options
+from ..config import DEFAULT_OPTIONS, Options
+from ._checks import _check_dates, _check_frame, _check_options
 
 __all__ = [
     "ODI_ITEMS",
@@ -54,23 +55,6 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _check_frame(frame: Any, parameter: str, required: Sequence[str] = ()) -> None:
-    """TypeError unless ``frame`` is a DataFrame; ValueError naming absent ``required`` columns."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{parameter} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{parameter} has no column {', '.join(map(repr, missing))}; "
-                         f"it has {', '.join(map(str, frame.columns)) or 'no columns'}")
-
-
-def _check_dates(frame: pd.DataFrame, column: str, parameter: str) -> None:
-    if not pd.api.types.is_datetime64_dtype(frame[column].dtype):
-        raise TypeError(f"{parameter}[{column!r}] must hold dates (datetime64), got dtype "
-                        f"{frame[column].dtype}; convert it with pd.to_datetime or load the data "
-                        "with outcomes.load_dataset")
-
-
 def _to_float(values: pd.Series, column: str) -> np.ndarray:
     """Numeric values as float64 with NaN for missing; TypeError/ValueError naming ``column``."""
     dtype = values.dtype
@@ -99,11 +83,6 @@ def _check_scale(x: np.ndarray, index: pd.Index, column: str, low: float, high: 
             more = f" ({where.size} values)" if where.size > 1 else ""
             raise ValueError(f"{column} = {_fmt(x[where[0]])} at {_row_label(index, where[0])} "
                              f"is {reason}{more}")
-
-
-def _check_options(options: Any) -> None:
-    if not isinstance(options, Options):
-        raise TypeError(f"options must be an outcomes.config.Options, got {type(options).__name__}")
 
 
 def _series(values: Any, parameter: str) -> pd.Series:
