@@ -24,6 +24,32 @@ frames already in the contract) and derives, with the pure functions of
 
 What the cohort leaves out, and why, is in :attr:`Cohort.excluded` (rows) and
 :attr:`Cohort.remarks` (sentences).
+
+Columns
+-------
+``patient_week`` (one row per patient and program week ``week`` = days since
+enrolment // 7, from 0 to the week of the last day of follow-up):
+``patient_id, week, week_start, days_enrolled, sessions_done,
+sessions_prescribed, adherence, adherence_capped, reps_done, reps_prescribed,
+dose_adherence, dose_adherence_capped, prescription_source`` (see
+:func:`outcomes.measures.adherence.weekly_adherence`), ``level`` (highest level
+done that week, carried forward over weeks without sessions), ``flares``
+(sessions that week with pain rising by ``flare_rise`` or rated worse), and,
+where an assessment fell in the week (the last one), ``assessed_on,
+leg_pain, back_pain, numbness, odi, rmdq, slr_deg, pgic``. Without a sessions
+export only ``patient_id, week, week_start`` and the outcomes.
+
+``patient_summary`` (one row per patient): ``patient_id, site_id,
+clinician_id, schedule, enrolled_on, discharged_on, status`` (active,
+completed, dropped_out, referred, other), ``age_years, sex,
+symptom_duration_weeks``; for each outcome ``o`` present:
+``o_baseline, o_latest, o_endpoint, o_change, o_pct_change, o_responder,
+o_rc, o_rc_class`` (see :func:`outcomes.measures.change.outcome_changes`);
+with sessions: ``adherence, adherence_capped, dose_adherence,
+dose_adherence_capped, prescription_source, highest_level,
+highest_level_on, fidelity_followed, fidelity_deviations``; always
+``n_flags, most_urgent`` (priority 1-5 of the most urgent flag, see
+:data:`outcomes.measures.safety.RULES`) and ``flag_rules``.
 """
 
 from __future__ import annotations
@@ -330,9 +356,10 @@ def _summary(patients: pd.DataFrame, changes: pd.DataFrame, overall: pd.DataFram
                                               flag_rules=("rule", lambda r: "; ".join(dict.fromkeys(r))))
         out = out.merge(agg.reset_index(), on="patient_id", how="left")
         out["n_flags"] = out["n_flags"].fillna(0).astype("int64")
+        out["most_urgent"] = out["most_urgent"].astype("Int64")
     else:
         out["n_flags"] = 0
-        out["most_urgent"] = np.nan
+        out["most_urgent"] = pd.array([pd.NA] * len(out), dtype="Int64")
         out["flag_rules"] = ""
     out["flag_rules"] = out["flag_rules"].fillna("")
     return out.reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""Analyses: trajectory models, schedule comparison and audit KPIs, returned as result objects."""

@@ -1,0 +1,1 @@
+"""Report builders: per-patient outcome reports, the clinic audit and the schedule comparison."""
