@@ -95,6 +95,8 @@ class Cohort:
     as_of: pd.Timestamp
     options: Options = field(default_factory=lambda: DEFAULT_OPTIONS)
     remarks: list[str] = field(default_factory=list)
+    #: Where the data came from (input hashes, package version, options, time); reports print it.
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ builders
 
@@ -130,6 +132,7 @@ class Cohort:
         )
         if excluded:
             cohort.excluded = pd.concat([pd.DataFrame(excluded), cohort.excluded], ignore_index=True)
+        cohort.provenance = {**dataset.provenance(), "dataset": str(dataset.folder)}
         return cohort
 
     @classmethod
@@ -207,7 +210,7 @@ class Cohort:
             prescriptions=None if prescriptions is None else prescriptions.reset_index(drop=True),
             patient_week=week, changes=changes, patient_summary=summary, flags=flags, deviations=deviations,
             excluded=pd.DataFrame(excluded, columns=["table", "rows", "reason"]), as_of=stamp, options=opts,
-            remarks=remarks,
+            remarks=remarks, provenance=_frames_provenance(),
         )
 
     # ------------------------------------------------------------------ reading
@@ -249,6 +252,13 @@ class Cohort:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _frames_provenance() -> dict[str, Any]:
+    from . import __version__
+
+    return {"package": "outcomes", "version": __version__, "inputs": {}, "dataset": "(frames)",
+            "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
 
 
 def _only_known(frame: pd.DataFrame, known: set) -> tuple[pd.DataFrame, int]:

@@ -64,6 +64,8 @@ class ModelResult:
         Everything else needed to refit (groups, random-effects formula, family, offset...).
     raw : object
         The statsmodels (or other) result; not compared, not serialised.
+    data : DataFrame or None
+        The exact frame the model was fitted on (written as ``analysis_data*.csv``).
     """
 
     name: str
@@ -78,6 +80,7 @@ class ModelResult:
     remarks: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     raw: Any = field(default=None, repr=False, compare=False)
+    data: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficient table (a copy), columns :data:`TABLE_COLUMNS`."""
