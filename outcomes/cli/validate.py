@@ -8,31 +8,9 @@ import sys
 from typing import Any
 
 from ..io import load_dataset, validation_document, validation_text, write_validation
+from ._common import add_data_options
 
 HELP = "read and validate every export; write accepted and quarantined rows and a report"
-
-
-def add_data_options(p: argparse.ArgumentParser) -> None:
-    """Options every command that reads a dataset shares."""
-    p.add_argument("--columns", metavar="MAP.json",
-                   help="JSON file mapping your column names (and coded values) to the canonical ones")
-    order = p.add_mutually_exclusive_group()
-    order.add_argument("--dayfirst", dest="date_order", action="store_const", const="dayfirst",
-                       help="read dates like 03/04/2026 as day/month/year")
-    order.add_argument("--monthfirst", dest="date_order", action="store_const", const="monthfirst",
-                       help="read dates like 03/04/2026 as month/day/year")
-    p.add_argument("--grace-days", type=_non_negative_int, default=14, metavar="N",
-                   help="days after discharged_on still accepted for sessions and assessments (default 14)")
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def add_parser(sub: Any, *, epilog: str) -> None:

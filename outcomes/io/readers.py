@@ -518,6 +518,8 @@ def _finish(path: Path, export: str, frame: pd.DataFrame, lines: np.ndarray, fmt
         notes.append(f"{blank_skipped} blank row{'s' if blank_skipped != 1 else ''} skipped")
     surplus_lines = [] if surplus is None else lines[surplus[~blank]].tolist()
     frame.index = pd.Index(lines, name="line")
+    if rows_read == 0:
+        notes.append("the file has column names but no rows")
     return ReadResult(
         export=export, path=path, frame=frame, rows_read=rows_read, blank_skipped=blank_skipped,
         file_format=fmt, notes=notes, surplus_lines=surplus_lines, **detected,

@@ -396,7 +396,7 @@ def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrde
     present = set(read.frame.columns)
     for col in schema.required_columns:
         if col not in present:
-            close = difflib.get_close_matches(col, [str(c) for c in read.frame.columns], n=1, cutoff=0.5)
+            close = difflib.get_close_matches(col, [str(c) for c in read.frame.columns], n=1, cutoff=0.75)
             tip = (f" The file has a column {close[0]!r}: if that is it, map it with --columns "
                    f'(e.g. {{"{close[0]}": "{col}"}}).' if close else
                    " Add the column, or map the file's own name for it with --columns map.json.")

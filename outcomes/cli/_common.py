@@ -1,0 +1,56 @@
+"""Pieces every subcommand shares: the dataset options and loading a cohort with a clear verdict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+from ..cohort import Cohort
+from ..io import Dataset, load_dataset
+
+__all__ = ["add_data_options", "load_cohort", "non_negative_int", "positive_int"]
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    """Options every command that reads a dataset shares."""
+    p.add_argument("--columns", metavar="MAP.json",
+                   help="JSON file mapping your column names (and coded values) to the canonical ones")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="date_order", action="store_const", const="dayfirst",
+                       help="read dates like 03/04/2026 as day/month/year")
+    order.add_argument("--monthfirst", dest="date_order", action="store_const", const="monthfirst",
+                       help="read dates like 03/04/2026 as month/day/year")
+    p.add_argument("--grace-days", type=non_negative_int, default=14, metavar="N",
+                   help="days after discharged_on still accepted for sessions and assessments (default 14)")
+
+
+def load_cohort(args: argparse.Namespace, *, quiet: bool = False) -> tuple[Dataset, Cohort]:
+    """Validate DATA and build the cohort from the accepted rows; say on stderr what was left out."""
+    dataset = load_dataset(args.data, columns=args.columns, date_order=args.date_order,
+                           grace_days=args.grace_days)
+    if not dataset.ok and not quiet:
+        bad = [f"{n}: {r.quarantined} quarantined" if r.status == "problems" else f"{n}: rejected"
+               for n, r in dataset.exports.items() if r.status in ("problems", "rejected")]
+        print("Validation problems (" + "; ".join(bad) + "): only accepted rows are analysed. "
+              f"Run `outcomes validate {args.data}` for the details.", file=sys.stderr)
+    return dataset, Cohort.from_dataset(dataset)
+
+
