@@ -1,0 +1,54 @@
+"""``outcomes compare DATA --out DIR``: compare progression schedules (or trial arms)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..io.errors import UsageError
+from ..models.compare import compare_schedules, write_comparison
+from ..reports.compare import write_compare_report
+from ._common import add_data_options, load_cohort
+
+HELP = "compare progression schedules: mixed model, ANCOVA, responders, time to response, flare rates"
+OUTCOMES = ("leg_pain", "back_pain", "odi", "rmdq")
+
+
+def add_parser(sub: Any, *, epilog: str) -> None:
+    p = sub.add_parser("compare", help=HELP, description=HELP, epilog=epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", metavar="DATA", help="dataset folder (see `outcomes validate --help`)")
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="write compare.html/.pdf, models.csv, models.json, analysis_data*.csv and the other "
+                        "tables here")
+    p.add_argument("--outcome", choices=OUTCOMES, default="leg_pain", help="outcome modelled (default leg_pain)")
+    p.add_argument("--endpoint-week", type=float, default=None, metavar="W",
+                   help="endpoint week for ANCOVA and responders (default 6)")
+    p.add_argument("--reference", metavar="SCHEDULE",
+                   help="reference schedule (default: the first in sorted order)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: print one JSON document on stdout")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.endpoint_week is not None and not 0 < args.endpoint_week <= 104:
+        raise UsageError(f"--endpoint-week must be between 0 and 104 weeks, got {args.endpoint_week:g}.")
+    dataset, cohort = load_cohort(args)
+    try:
+        comparison = compare_schedules(cohort, outcome=args.outcome, endpoint_week=args.endpoint_week,
+                                       reference=args.reference)
+    except ValueError as exc:
+        raise UsageError(f"Cannot compare schedules: {exc}.") from None
+    written = write_comparison(comparison, args.out)
+    written.update(write_compare_report(comparison, cohort, args.out))
+    if args.format == "json":
+        json.dump(comparison.document(), sys.stdout, indent=2, default=str, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print(comparison.summary())
+        print(f"\nOutputs in {args.out}: " + ", ".join(sorted(written)))
+    return dataset.exit_code

@@ -1,0 +1,257 @@
+"""The schedule comparison: every model of DESIGN.md §5 run on one cohort, and written out.
+
+:func:`compare_schedules` runs, for one outcome and endpoint:
+
+* the trajectory mixed model (week × schedule, adherence between/within,
+  level), its estimated marginal means and the schedule contrast at the
+  endpoint week;
+* ANCOVA on the endpoint adjusted for baseline; the responder odds ratio
+  and responder rates with both denominators;
+* time to first response (Kaplan–Meier per schedule, Cox hazard ratio);
+* the flare rate ratio per session exposure (sessions export only);
+* adherence, highest level, dropout and flags by schedule;
+
+and collects what could not be fitted as remarks rather than failing: a
+dataset without sessions still gets every model that does not need them.
+:func:`write_comparison` writes the tables, the exact frames each model was
+fitted on and ``models.json`` (formula, groups, random effects, method, sizes,
+convergence) so anyone can refit the models elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..cohort import Cohort
+from ..io.writers import atomic_write_text, frame_to_csv_text, output_path, prepare_out_dir
+from .comparison import (ancova, assumptions_text, by_schedule, flare_rates, responder_odds, responder_rates,
+                         time_to_response)
+from .results import TABLE_COLUMNS, ModelResult
+from .trajectory import fit_trajectory, marginal_means, schedule_contrast
+
+__all__ = ["Comparison", "compare_schedules", "write_comparison"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything :func:`compare_schedules` produced for one outcome."""
+
+    outcome: str
+    endpoint_week: float
+    reference: str | None
+    schedules: tuple[str, ...]
+    models: tuple[ModelResult, ...]
+    marginal_means: pd.DataFrame
+    contrasts: pd.DataFrame
+    responder_rates: pd.DataFrame
+    km: pd.DataFrame
+    by_schedule: pd.DataFrame
+    assumptions: tuple[str, ...]
+    remarks: tuple[str, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def model(self, name: str) -> ModelResult:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(f"no model {name!r}; fitted: {', '.join(m.name for m in self.models)}")
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every model's table as rows ``{"model", "term", "estimate", ...}`` (JSON-ready)."""
+        out = []
+        for m in self.models:
+            for rec in m.to_frame().to_dict("records"):
+                out.append({"model": m.name, **{k: _json_number(rec[k]) if k != "term" else rec[k]
+                                                 for k in TABLE_COLUMNS}})
+        return out
+
+    def document(self) -> dict[str, Any]:
+        """The ``outcomes compare --format json`` document (strict JSON: no NaN or Infinity)."""
+        return _strict({
+            "outcome": self.outcome, "endpoint_week": self.endpoint_week, "reference": self.reference,
+            "schedules": list(self.schedules), "rows": self.rows(),
+            "models": [m.describe() for m in self.models],
+            "marginal_means": _records(self.marginal_means), "contrasts": _records(self.contrasts),
+            "responder_rates": _records(self.responder_rates), "by_schedule": _records(self.by_schedule),
+            "assumptions": list(self.assumptions), "remarks": list(self.remarks),
+            "provenance": self.provenance,
+        })
+
+    def summary(self) -> str:
+        lines = [f"Schedule comparison: {self.outcome}, endpoint week {self.endpoint_week:g}, "
+                 f"reference {self.reference!r}; schedules {', '.join(self.schedules)}"]
+        for m in self.models:
+            t = m.to_frame()
+            key = t[t["term"].str.contains("schedule", regex=False)]
+            for r in key.itertuples(index=False):
+                lines.append(f"  {m.name:<34} {r.term:<26} {r.estimate:8.3f}  "
+                             f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]  p={r.p_value:.3g}  ({m.scale})")
+        lines += [f"Note: {r}" for r in self.remarks]
+        return "\n".join(lines)
+
+
+def _strict(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±inf) as None and numpy scalars as Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    return _json_number(obj)
+
+
+def _json_number(x: Any) -> Any:
+    if isinstance(x, (float, np.floating)):
+        return None if not np.isfinite(x) else float(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    return x
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    if frame is None or frame.empty:
+        return []
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].dt.strftime("%Y-%m-%d")
+    return [{k: _json_number(v) if not (isinstance(v, float) and np.isnan(v)) else None for k, v in r.items()}
+            for r in out.astype(object).where(out.notna(), None).to_dict("records")]
+
+
+def _attempt(remarks: list[str], what: str, fit: Callable[[], Any]) -> Any:
+    """Run one analysis; a ValueError (not enough data, no sessions...) becomes a remark."""
+    try:
+        return fit()
+    except ValueError as exc:
+        remarks.append(f"{what} not reported: {exc}")
+        return None
+
+
+def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float | None = None,
+                      reference: str | None = None, covariates: tuple[str, ...] = ()) -> Comparison:
+    """Run every comparison model on ``cohort``.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    outcome : str
+        ``leg_pain`` (default), ``back_pain``, ``odi`` or ``rmdq``.
+    endpoint_week : float, optional
+        Default ``cohort.options.endpoint_week`` (6).
+    reference : str, optional
+        Reference schedule; default the first in sorted order (said in the remarks).
+    covariates : tuple of str
+        Baseline covariates added to the trajectory model and the ANCOVA.
+
+    Returns
+    -------
+    Comparison
+        Models that could not be fitted are absent and explained in ``remarks``.
+    """
+    week = float(cohort.options.endpoint_week if endpoint_week is None else endpoint_week)
+    schedules = tuple(sorted(cohort.patients["schedule"].dropna().unique()))
+    if len(schedules) < 2:
+        raise ValueError(f"schedule comparison needs at least two schedules; the data have "
+                         f"{len(schedules)} ({', '.join(schedules) or 'none'})")
+    if reference is not None and reference not in schedules:
+        raise ValueError(f"reference schedule {reference!r} is not in the data; choose one of: "
+                         f"{', '.join(schedules)}")
+    remarks: list[str] = list(cohort.remarks)
+    models: list[ModelResult] = []
+    ref = reference or schedules[0]
+    cov = tuple(covariates)
+
+    traj = _attempt(remarks, "Trajectory mixed model", lambda: fit_trajectory(
+        cohort, outcome=outcome, reference=ref, covariates=cov))
+    mm = contrasts = pd.DataFrame()
+    if traj is not None:
+        models.append(traj)
+        weeks = tuple(sorted(set(cohort.options.visits) | {week}))
+        mm = marginal_means(traj, weeks=weeks)
+        contrasts = schedule_contrast(traj, week=week)
+    for what, fit in (
+        ("ANCOVA", lambda: ancova(cohort, outcome=outcome, endpoint_week=week, reference=ref, covariates=cov)),
+        ("Responder odds ratio", lambda: responder_odds(cohort, outcome=outcome, endpoint_week=week,
+                                                        reference=ref)),
+    ):
+        res = _attempt(remarks, what, fit)
+        if res is not None:
+            models.append(res)
+    rates = _attempt(remarks, "Responder rates", lambda: responder_rates(
+        cohort, outcome=outcome, endpoint_week=week, reference=ref))
+    surv = _attempt(remarks, "Time to first response", lambda: time_to_response(
+        cohort, outcome=outcome, reference=ref))
+    km = pd.DataFrame()
+    if surv is not None:
+        km, cox = surv
+        models.append(cox)
+    if cohort.sessions is not None:
+        flares = _attempt(remarks, "Flare rate ratio", lambda: flare_rates(cohort, reference=ref))
+        if flares is not None:
+            models.append(flares)
+    for m in models:
+        remarks += [f"{m.name}: {r}" for r in m.remarks]
+    return Comparison(
+        outcome=outcome, endpoint_week=week, reference=ref, schedules=schedules, models=tuple(models),
+        marginal_means=mm, contrasts=contrasts,
+        responder_rates=rates if rates is not None else pd.DataFrame(), km=km,
+        by_schedule=by_schedule(cohort), assumptions=tuple(assumptions_text(cohort)),
+        remarks=tuple(dict.fromkeys(remarks)), provenance=dict(cohort.provenance),
+    )
+
+
+def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """Write ``models.csv`` (every coefficient), the other tables, the fitted frames and ``models.json``.
+
+    ``analysis_data.csv`` is the trajectory model's frame; every other model's
+    frame is ``analysis_data_<model>.csv``; ``models.json`` lists which file
+    each model was fitted on. All files are written atomically.
+    """
+    out = prepare_out_dir(out_dir)
+    written: dict[str, str] = {}
+
+    def put(name: str, frame: pd.DataFrame) -> None:
+        p = output_path(out, name)
+        atomic_write_text(p, frame_to_csv_text(frame))
+        written[name] = str(p)
+
+    put("models.csv", pd.DataFrame(comparison.rows(), columns=["model", *TABLE_COLUMNS]))
+    for name in ("marginal_means", "contrasts", "responder_rates", "km", "by_schedule"):
+        frame = getattr(comparison, name)
+        if frame is not None and not frame.empty:
+            put(f"{name}.csv", frame)
+    described = []
+    for i, m in enumerate(comparison.models):
+        info = m.describe()
+        if m.data is not None:
+            fname = "analysis_data.csv" if i == 0 and m.name.startswith("trajectory") else \
+                f"analysis_data_{m.name}.csv"
+            put(fname, m.data)
+            info["data_file"] = fname
+        described.append(info)
+    doc = {"outcome": comparison.outcome, "endpoint_week": comparison.endpoint_week,
+           "reference": comparison.reference, "schedules": list(comparison.schedules), "models": described,
+           "assumptions": list(comparison.assumptions), "remarks": list(comparison.remarks),
+           "provenance": comparison.provenance}
+    p = output_path(out, "models.json")
+    atomic_write_text(p, json.dumps(_strict(doc), indent=2, default=_json_default, allow_nan=False) + "\n")
+    written["models.json"] = str(p)
+    return written
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, (pd.Timestamp,)):
+        return x.isoformat()
+    if isinstance(x, (set, tuple)):
+        return list(x)
+    return str(x)

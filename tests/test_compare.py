@@ -1,0 +1,94 @@
+"""The comparison orchestrator, its files (refittable from models.json) and `outcomes compare`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from outcomes import Cohort
+from outcomes.models.compare import compare_schedules, write_comparison
+
+
+@pytest.fixture(scope="module")
+def sim_cohort():
+    from outcomes.simulate import simulate
+
+    sim = simulate(240, seed=21)
+    return Cohort.from_frames(sim.patients, sim.assessments, sessions=sim.sessions,
+                              prescriptions=sim.prescriptions)
+
+
+def test_every_model_runs_and_rows_have_the_json_shape(sim_cohort):
+    cmp = compare_schedules(sim_cohort, reference="weekly")
+    names = [m.name for m in cmp.models]
+    assert names[0].startswith("trajectory") and any(n.startswith("ancova") for n in names)
+    assert any(n.startswith("flare") for n in names) and any(n.startswith("time_to_response") for n in names)
+    rows = cmp.rows()
+    assert set(rows[0]) == {"model", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"}
+    assert any(r["term"] == "week:schedule[T.guided]" for r in rows)
+    assert cmp.reference == "weekly" and set(cmp.marginal_means["schedule"]) == {"guided", "weekly"}
+    json.dumps(cmp.document())  # serialisable
+
+
+def test_written_files_let_anyone_refit_the_trajectory_model(sim_cohort, tmp_path):
+    import statsmodels.formula.api as smf
+
+    cmp = compare_schedules(sim_cohort, reference="weekly")
+    written = write_comparison(cmp, tmp_path)
+    spec = json.loads((tmp_path / "models.json").read_text())
+    traj = spec["models"][0]
+    assert traj["data_file"] == "analysis_data.csv" and traj["groups"] == "patient_id"
+    data = pd.read_csv(tmp_path / "analysis_data.csv")
+    data["schedule"] = pd.Categorical(data["schedule"], categories=["weekly", "guided"])
+    fit = smf.mixedlm(traj["fixed_formula"], data, groups=data[traj["groups"]],
+                      re_formula=traj["re_formula"]).fit(reml=True, method=["lbfgs", "powell"])
+    ours = cmp.models[0].to_frame().set_index("term")["estimate"]
+    np.testing.assert_allclose(fit.fe_params[ours.index], ours, rtol=1e-3, atol=1e-4)
+    models_csv = pd.read_csv(tmp_path / "models.csv")
+    assert len(models_csv) == len(cmp.rows()) and "models.csv" in written
+
+
+def test_assessments_only_cohort_leaves_out_session_models_and_says_so():
+    from outcomes.simulate import simulate
+
+    sim = simulate(200, seed=4)
+    c = Cohort.from_frames(sim.patients, sim.assessments)
+    cmp = compare_schedules(c)
+    assert not any(m.name.startswith("flare") for m in cmp.models)
+    assert any("No sessions export" in r for r in cmp.remarks)
+    assert any(m.name.startswith("ancova") for m in cmp.models)
+
+
+def test_one_schedule_or_unknown_reference_is_a_clear_error(sim_cohort):
+    with pytest.raises(ValueError, match="not in the data; choose one of: guided, weekly"):
+        compare_schedules(sim_cohort, reference="daily")
+    one = sim_cohort.patients.assign(schedule="weekly")
+    c = Cohort.from_frames(one, sim_cohort.assessments)
+    with pytest.raises(ValueError, match="at least two schedules"):
+        compare_schedules(c)
+
+
+def test_cli_compare_json_and_files(tmp_path):
+    out = tmp_path / "cmp"
+    p = subprocess.run([sys.executable, "-m", "outcomes", "compare", str(ROOT / "data" / "example"), "--out",
+                        str(out), "--format", "json", "--reference", "weekly"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["reference"] == "weekly" and doc["rows"]
+    assert all(set(r) >= {"model", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"}
+               for r in doc["rows"])
+    for name in ("compare.html", "compare.pdf", "models.json", "models.csv", "analysis_data.csv"):
+        assert (out / name).is_file(), name
+    html = (out / "compare.html").read_text()
+    assert "What these numbers can and cannot say" in html and "weekly" in html
+    bad = subprocess.run([sys.executable, "-m", "outcomes", "compare", str(ROOT / "data" / "example"), "--out",
+                          str(out), "--reference", "daily"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "choose one of: guided, weekly" in bad.stderr and "Traceback" not in bad.stderr
