@@ -21,7 +21,7 @@ import sys
 from typing import Sequence
 
 from ..io.errors import EXIT_USAGE, OutcomesError
-from . import compare, demo, simulate, validate
+from . import audit, compare, demo, patients, simulate, validate
 
 __all__ = ["main", "build_parser"]
 
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"outcomes {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (validate, compare, simulate, demo):
+    for module in (validate, audit, compare, patients, simulate, demo):
         module.add_parser(sub, epilog=_EPILOG)
     return parser
 
@@ -64,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("outcomes: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (e.g. piped into `head`): not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def entry() -> None:  # pragma: no cover - console script shim

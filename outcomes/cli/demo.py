@@ -1,16 +1,26 @@
-"""``outcomes demo``: the main job on the bundled example data."""
+"""``outcomes demo``: the main jobs on the bundled example data, into one folder.
+
+Runs validate, audit, compare and patients on ``data/example`` and writes
+``reports/demo/{validation,audit,compare,patients}``, then says what to open first.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 from ..cohort import Cohort
 from ..io import load_dataset, validation_text, write_validation
 from ..io.errors import UsageError
+from ..models.compare import compare_schedules, write_comparison
+from ..reports.audit import write_audit_report
+from ..reports.compare import write_compare_report
+from ..reports.patient import write_patient_reports
 
-HELP = "run everything on the bundled example data (data/example)"
+HELP = "run validate, audit, compare and patients on the bundled example data (data/example)"
 EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "example"
 
 
@@ -23,19 +33,45 @@ def add_parser(sub: Any, *, epilog: str) -> None:
     p.set_defaults(run=run)
 
 
+def _step(label: str, t0: float) -> None:
+    print(f"  {label:<34} done in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if not data.is_dir():
         raise UsageError(f"The example data folder {data} is missing; run from a full checkout.")
-    dataset = load_dataset(data)
     out = Path(args.out)
+    print(f"Demo on {data} → {out}")
+    t0 = time.perf_counter()
+    dataset = load_dataset(data)
     written = write_validation(dataset, out / "validation")
-    print(validation_text(dataset))
+    _step("validate", t0)
     cohort = Cohort.from_dataset(dataset)
-    print("\n" + cohort.summary())
-    print("\nOutputs:")
-    print(f"  {'validation report':<24}{Path(written['validation.html']).resolve()}")
-    for name in dataset.exports:
-        if name in written:
-            print(f"  {'accepted ' + name:<24}{Path(written[name]).resolve()}")
+
+    t0 = time.perf_counter()
+    audit = write_audit_report(cohort, out / "audit", dataset=dataset)
+    _step("audit report", t0)
+
+    t0 = time.perf_counter()
+    schedules = set(cohort.patients["schedule"])
+    # the example's time-based schedule is the natural reference for the symptom-guided one
+    comparison = compare_schedules(cohort, reference="weekly" if "weekly" in schedules else None)
+    write_comparison(comparison, out / "compare")
+    compare = write_compare_report(comparison, cohort, out / "compare")
+    _step("schedule comparison", t0)
+
+    t0 = time.perf_counter()
+    patients = write_patient_reports(cohort, out / "patients", jobs=min(2, os.cpu_count() or 1))
+    _step(f"{patients['n']} patient reports", t0)
+
+    print()
+    print(validation_text(dataset, max_errors=5))
+    print()
+    print(cohort.summary())
+    print("\nOpen first:")
+    print(f"  {'clinic audit':<26}{Path(audit['audit.html']).resolve()}")
+    print(f"  {'schedule comparison':<26}{Path(compare['compare.html']).resolve()}")
+    print(f"  {'patients (flagged first)':<26}{Path(patients['index']).resolve()}")
+    print(f"  {'validation report':<26}{Path(written['validation.html']).resolve()}")
     return dataset.exit_code

@@ -1,0 +1,37 @@
+"""``outcomes patients DATA --out DIR``: one-page outcome reports per patient, flagged patients first."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from ..io.errors import UsageError
+from ..reports.patient import write_patient_reports
+from ._common import add_data_options, load_cohort, positive_int
+
+HELP = "one-page PDF (and HTML) outcome report per patient, with an index listing flagged patients first"
+
+
+def add_parser(sub: Any, *, epilog: str) -> None:
+    p = sub.add_parser("patients", help=HELP, description=HELP, epilog=epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", metavar="DATA", help="dataset folder (see `outcomes validate --help`)")
+    p.add_argument("--out", metavar="DIR", required=True, help="write <patient>.pdf/.html and index.html here")
+    p.add_argument("--patient", metavar="ID", nargs="+", action="extend", dest="patients",
+                   help="only these patient codes (default: every patient)")
+    p.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1), metavar="N",
+                   help="processes drawing reports in parallel (default: 2, or 1 on a single core)")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    dataset, cohort = load_cohort(args)
+    try:
+        result = write_patient_reports(cohort, args.out, patient_ids=args.patients, jobs=args.jobs)
+    except ValueError as exc:
+        raise UsageError(f"{exc}.") from None
+    print(f"Wrote {result['n']} patient report(s) in {result['seconds']:.1f} s with {result['jobs']} job(s).")
+    print(f"Open first: {result['index']} (patients with stop-and-consult flags are listed first).")
+    return dataset.exit_code
