@@ -77,9 +77,17 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
     ref = comparison.reference or ""
     counts = cohort.patients["schedule"].value_counts().sort_index()
 
-    effects, points, ratios = [], [], []
+    effects, points, ratios, associations = [], [], [], []
+    words = {"adherence_between": "Usual adherence (patient's mean, per 100 %)",
+             "adherence_within": "Last week's adherence above the patient's usual (per 100 %)",
+             "level": "Glide level (per level)"}
     for m in comparison.models:
         t = m.to_frame()
+        if m.name.endswith("_adjusted"):
+            for row in t[t["term"].isin(list(words))].itertuples(index=False):
+                associations.append({"term": words[row.term], "estimate": row.estimate, "ci_lower": row.ci_lower,
+                                     "ci_upper": row.ci_upper, "p": _p(row.p_value)})
+            continue
         for row in t[t["term"].str.contains("schedule[T.", regex=False)].itertuples(index=False):
             e = {"analysis": _analysis(m.name),
                  "term": _term_text(row.term, ref, trajectory=m.name.startswith("trajectory")),
@@ -164,7 +172,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
         "outcome_label": label, "outcome_unit": spec.unit if spec else "points",
         "dataset": cohort.provenance.get("dataset", ""), "n_patients": len(cohort.patients),
         "arms_text": ", ".join(f"{k} {v}" for k, v in counts.items()), "endpoint_week": comparison.endpoint_week,
-        "reference": ref, "headline": headline, "effects": effects,
+        "reference": ref, "headline": headline, "effects": effects, "associations": associations,
         "fig_forest_points": forest(points, False), "fig_forest_ratios": forest(ratios, True),
         "fig_means": fig_means, "contrasts": contrasts, "responder_rule": rule_text,
         "responder_rows": responder_rows, "fig_km": fig_km, "by_schedule_head": head, "by_schedule": rows,
