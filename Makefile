@@ -24,6 +24,9 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/validate.py
+	$(BIN)/python benchmarks/cohort.py
+	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/reports.py
 
 docs: $(STAMP)
 	$(BIN)/python -m outcomes.io.dictionary > docs/data-dictionary.md

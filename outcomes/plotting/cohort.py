@@ -7,8 +7,6 @@ helpers so tests and reports can check what was drawn.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes

@@ -104,8 +104,9 @@ def plot_forest(data: Any, *, label_col: str | None = None, ratio: bool | None =
     if ratio and (frame[["estimate", "ci_lower", "ci_upper"]] <= 0).any().any():
         raise ValueError("ratio=True needs positive estimates and limits (log scale); got a value ≤ 0")
     ax = get_ax(ax)
-    err = np.vstack([frame["estimate"] - frame["ci_lower"], frame["ci_upper"] - frame["estimate"]])
-    cont = ax.errorbar(frame["estimate"], frame["y"], xerr=err, linestyle="none", marker="s", markersize=5,
+    est, y = frame["estimate"].to_numpy(), frame["y"].to_numpy(dtype=float)
+    err = np.vstack([est - frame["ci_lower"].to_numpy(), frame["ci_upper"].to_numpy() - est])
+    cont = ax.errorbar(est, y, xerr=err, linestyle="none", marker="s", markersize=5,
                        color="black", capsize=3, linewidth=1.2)
     cont.lines[0].set_gid("estimates")
     ax.axvline(1.0 if ratio else 0.0, color=NEUTRAL, linestyle="--", linewidth=1, gid="reference")

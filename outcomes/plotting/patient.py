@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import matplotlib as mpl
 import numpy as np
@@ -176,7 +177,7 @@ def plot_patient_trajectory(data: pd.DataFrame, *, outcome: str = "leg_pain", ti
     frame = trajectory_frame(data, outcome=outcome, time_col=time_col)
     spec = _instrument(outcome, options)
     label = spec.label if spec else outcome.replace("_", " ")
-    style = {**series_style(colour_index), "linewidth": 1.6, "markersize": 5, **kwargs}
+    style = {**series_style(colour_index), "linewidth": 1.6, "markersize": 5, "clip_on": False, **kwargs}
     if mic is None and spec is not None:
         mic = spec.responder.points
     worse_up = spec.higher_is_worse if spec else True
@@ -280,12 +281,11 @@ def plot_adherence_calendar(data: pd.DataFrame, *, enrolled_on: Any = None, end:
     n_weeks = int(frame["week"].max()) + 1
     grid = np.ma.masked_all((7, n_weeks))
     grid[frame["day"].to_numpy(), frame["week"].to_numpy()] = frame["category"].to_numpy()
-    cmap = ListedColormap(list(CALENDAR_COLOURS))
-    cmap.set_bad(_OUTSIDE)
+    cmap = ListedColormap(list(CALENDAR_COLOURS)).with_extremes(bad=_OUTSIDE)
     mesh = ax.pcolormesh(np.arange(n_weeks + 1), np.arange(8), grid, cmap=cmap,
                          norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5], 3), edgecolors="white", linewidth=0.6)
     mesh.set_gid("calendar")
-    first = pd.Timestamp(enrolled_on).dayofweek
+    first = pd.Timestamp(enrolled_on).day_of_week
     ax.set_yticks(np.arange(7) + 0.5, [_WEEKDAYS[(first + i) % 7] for i in range(7)])
     ax.set_ylim(7, 0)  # day 0 of the week on top
     ax.set_xlim(0, n_weeks)

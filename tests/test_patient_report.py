@@ -1,0 +1,207 @@
+"""Per-patient reports: content, privacy (one patient per report), escaping, files, index."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import SESSIONS, VALID, write_dataset
+
+from outcomes import Cohort
+from outcomes.reports import patient as report
+from outcomes.reports.patient import (
+    patient_report_data,
+    render_patient_html,
+    render_patient_pdf,
+    write_patient_reports,
+)
+
+SCRIPT = "<script>alert('x')</script>"
+
+
+def _pdf_text(path: Path) -> str:
+    """Text drawn on a PDF page (the content streams, inflated; Helvetica text is plain bytes)."""
+    raw = path.read_bytes()
+    parts = []
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", raw, re.DOTALL):
+        try:
+            parts.append(zlib.decompress(m.group(1)).decode("latin-1"))
+        except zlib.error:
+            parts.append(m.group(1).decode("latin-1"))
+    return "".join(parts)
+
+
+def _sessions_with(extra_rows: list[str], notes: dict[str, str] | None = None) -> str:
+    lines = SESSIONS.splitlines()
+    for sid, note in (notes or {}).items():
+        lines = [ln if not ln.startswith(sid + ",") else ln.rsplit(",", 1)[0] + "," + note for ln in lines]
+    return "\n".join(lines + extra_rows) + "\n"
+
+
+@pytest.fixture
+def cohort(tmp_path: Path) -> Cohort:
+    # Each patient's note is unique, so a report leaking another patient's data is caught.
+    sessions = _sessions_with([], {"X3": f"worse after {SCRIPT}", "X4": "P002-secret-note",
+                                   "X5": "P003-secret-note"})
+    return Cohort.from_folder(write_dataset(tmp_path / "data", {"sessions": sessions}))
+
+
+@pytest.fixture
+def busy_cohort(tmp_path: Path) -> Cohort:
+    """P001 with 300 severe-pain sessions and a red flag at week 2."""
+    rows = [f"S{i},P001,2026-01-{5 + i // 30:02d}T{6 + i % 15:02d}:{(i * 2) % 60:02d},seated slider,slider,seated,1,"
+            f"2,20,8,9,same,false," for i in range(300)]
+    assessments = VALID["assessments"].replace(
+        "P001,2026-01-19,5,4,2,2,2,1,2,1,1,1,0,1,1,8,55,3,false,false,false",
+        "P001,2026-01-19,5,4,2,2,2,1,2,1,1,1,0,1,1,8,55,3,true,false,false")
+    return Cohort.from_folder(write_dataset(tmp_path / "busy", {"sessions": _sessions_with(rows),
+                                                                "assessments": assessments}))
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_report_data_holds_only_that_patient(cohort):
+    data = patient_report_data(cohort, "P001")
+    assert data["patient_id"] == "P001"
+    assert len(data["assessments"]) == 2 and len(data["sessions"]) == 3
+    assert data["header"]["site_id"] == "S01" and data["header"]["schedule"] == "weekly"
+    text = repr(data)
+    assert "P002" not in text and "P003" not in text and "secret" not in text
+
+
+def test_flags_most_urgent_first_and_summarised(busy_cohort):
+    data = patient_report_data(busy_cohort, "P001")
+    rules = [g["rule"] for g in data["flags"]]
+    assert rules[0] == "red_flag" and rules.index("severe_pain") < rules.index("session_flare")
+    severe = next(g for g in data["flags"] if g["rule"] == "severe_pain")
+    assert severe["count"] == 300
+    assert severe["summary"].startswith("300 severe-pain sessions, 2026-01-05 to ")
+    assert "highest in-session pain 9/10" in severe["summary"]
+
+
+def test_unknown_patient_is_named_with_valid_examples(cohort):
+    with pytest.raises(ValueError, match=r"'P999'.*P001, P002, P003"):
+        patient_report_data(cohort, "P999")
+    with pytest.raises(ValueError, match="'nobody'"):
+        write_patient_reports(cohort, "/nonexistent-never-created", patient_ids=["P001", "nobody"])
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def test_html_escapes_text_from_the_data(cohort, tmp_path):
+    path = render_patient_html(patient_report_data(cohort, "P001"), tmp_path / "P001.html")
+    html = path.read_text(encoding="utf-8")
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(" in html
+
+
+def test_html_is_self_contained_and_ordered(cohort, tmp_path):
+    html = render_patient_html(patient_report_data(cohort, "P001"), tmp_path / "a.html").read_text("utf-8")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert html.count('src="data:image/svg+xml;base64,') == 4
+    order = [html.index(s) for s in ("patient P001", "STOP AND CONSULT", "data:image", "<h2>Summary",
+                                     "<h2>Definitions", "<h2>Provenance")]
+    assert order == sorted(order)
+    assert cohort.provenance["inputs"]["sessions"]["sha256"] in html
+
+
+def test_clean_patient_has_no_stop_box(cohort, tmp_path):
+    html = render_patient_html(patient_report_data(cohort, "P003"), tmp_path / "c.html").read_text("utf-8")
+    assert "STOP AND CONSULT" not in html and "No stop-and-consult flags" in html
+
+
+def test_pdf_is_one_a4_page_with_the_stop_box_first(cohort, tmp_path):
+    path = render_patient_pdf(patient_report_data(cohort, "P001"), tmp_path / "P001.pdf")
+    raw = path.read_bytes()
+    assert raw.startswith(b"%PDF") and b"/Count 1" in raw
+    assert re.search(rb"/MediaBox \[\s*0 0 595\.4\d* 841\.6\d*\s*\]", raw)
+    text = _pdf_text(path)
+    assert "patient P001" in text and "STOP AND CONSULT" in text and "Session flare" in text
+    assert "Farrar et al. 2001" in text  # definitions carry their sources
+
+
+def test_refilled_page_keeps_nothing_of_the_previous_patient(cohort, tmp_path):
+    """The page is laid out once per process and refilled: no artist of P001 may survive."""
+    render_patient_pdf(patient_report_data(cohort, "P001"), tmp_path / "first.pdf")
+    render_patient_html(patient_report_data(cohort, "P001"), tmp_path / "first.html")
+    pdf = _pdf_text(render_patient_pdf(patient_report_data(cohort, "P002"), tmp_path / "P002.pdf"))
+    html = render_patient_html(patient_report_data(cohort, "P002"), tmp_path / "P002.html").read_text("utf-8")
+    for text in (pdf, html):
+        assert "P002" in text
+        assert "P001" not in text and "worse after" not in text and "P003" not in text
+    page = report._PAGE
+    strings = " ".join(t.get_text() for t in page.fig.findobj(lambda a: hasattr(a, "get_text")))
+    assert "P001" not in strings
+
+
+@pytest.mark.parametrize("red_flag", [False, True])
+def test_without_sessions_one_sentence_replaces_the_session_panels(tmp_path, red_flag):
+    assessments = VALID["assessments"].replace(",8,55,3,false,false,false", ",8,55,3,true,false,false")
+    cohort = Cohort.from_folder(write_dataset(tmp_path / "nos", {
+        "sessions": None, "prescriptions": None, "assessments": assessments if red_flag else VALID["assessments"]}))
+    data = patient_report_data(cohort, "P001")
+    assert not data["has_sessions"] and data["sessions"] is None
+    assert bool(data["flags"]) is red_flag
+    html = render_patient_html(data, tmp_path / "n.html").read_text("utf-8")
+    assert html.count(data["no_sessions_text"]) == 1
+    assert html.count("data:image/svg+xml") == 2  # pain and ODI only
+    caveat = "severe pain, session flares and disengagement are not known"
+    assert caveat in html  # no flag from sessions does not mean none happened
+    pdf = _pdf_text(render_patient_pdf(data, tmp_path / "n.pdf"))
+    assert pdf.count("No sessions export was provided") == 1
+    assert "Only red flags and sustained worsening could be checked" in pdf
+
+
+def test_pdf_prints_any_note_literally(tmp_path):
+    """Notes outside Windows-1252 fall back to an embedded font; "$...$" is not parsed as maths."""
+    sessions = _sessions_with([], {"X3": "paid $5 and $6", "X2": "ból łydki"})  # X3 flared: stop box
+    cohort = Cohort.from_folder(write_dataset(tmp_path / "u", {"sessions": sessions}))
+    path = render_patient_pdf(patient_report_data(cohort, "P001"), tmp_path / "u.pdf")
+    assert b"DejaVuSans" in path.read_bytes()  # the font of the Polish note, embedded
+    assert "paid $5 and $6" in _pdf_text(path)  # drawn as typed, not as mathtext
+    page = report._PAGE
+    texts = [t.get_text() for t in page.fig.findobj(lambda a: hasattr(a, "get_text"))]
+    assert any("ból łydki" in t for t in texts)
+
+
+# ---------------------------------------------------------------- files
+
+
+def test_write_reports_files_index_and_order(busy_cohort, tmp_path, capsys):
+    out = tmp_path / "out"
+    result = write_patient_reports(busy_cohort, out, progress=False)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["P001.html", "P001.pdf", "P002.html", "P002.pdf", "P003.html", "P003.pdf", "index.html"]
+    assert result["n"] == 3 and result["index"] == out.resolve() / "index.html"
+    index = (out / "index.html").read_text("utf-8")
+    rows = re.findall(r"<td><a href=\"(P\d+)\.html\">P", index)
+    assert rows == ["P001", "P002", "P003"]  # red flag first, then disengagement, then none
+    assert "Red flag" in index and "severe pain 300" in index
+    assert capsys.readouterr().err == ""
+
+
+def test_write_reports_in_two_processes_with_progress(cohort, tmp_path, capsys):
+    out = tmp_path / "par"
+    write_patient_reports(cohort, out, patient_ids=["P002", "P001"], jobs=2, progress=True)
+    assert sorted(p.name for p in out.iterdir()) == ["P001.html", "P001.pdf", "P002.html", "P002.pdf",
+                                                     "index.html"]
+    html = (out / "P002.html").read_text("utf-8")
+    assert "P002-secret-note" in html and "worse after" not in html
+    assert "\rpatient reports: 2/2" in capsys.readouterr().err
+
+
+def test_progress_is_silent_when_stderr_is_not_a_terminal(cohort, tmp_path, capsys):
+    write_patient_reports(cohort, tmp_path / "q", patient_ids=["P003"])
+    assert capsys.readouterr().err == ""
+
+
+def test_file_names_come_only_from_safe_codes(cohort, tmp_path):
+    cohort.patient_summary.loc[0, "patient_id"] = "../escape"
+    with pytest.raises(ValueError, match="unsafe output file name"):
+        write_patient_reports(cohort, tmp_path / "bad", patient_ids=["../escape"])
+    assert not (tmp_path / "escape.pdf").exists()
+    assert not list((tmp_path / "bad").iterdir())
