@@ -17,7 +17,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ..config import DEFAULT_OPTIONS, Options
 from ..models.audit import funnel_limits
-from .patient import _require, _styled
+from .style import _require, _styled
 from .style import BAD, NEUTRAL, PALETTE, get_ax
 
 __all__ = ["distribution_frame", "plot_funnel", "plot_outcome_distributions"]

@@ -14,7 +14,7 @@ from matplotlib.collections import LineCollection
 from scipy import stats
 
 from ..config import DEFAULT_OPTIONS, Options
-from .patient import _axis_label, _instrument, _require, _styled
+from .style import _axis_label, _instrument, _require, _styled
 from .style import NEUTRAL, get_ax, series_style
 
 __all__ = [

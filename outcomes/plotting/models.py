@@ -14,7 +14,7 @@ from matplotlib import ticker as mticker
 from matplotlib.axes import Axes
 
 from ..config import DEFAULT_OPTIONS, Options
-from .patient import _axis_label, _require, _styled
+from .style import _axis_label, _require, _styled
 from .style import NEUTRAL, get_ax, series_style
 
 __all__ = ["forest_frame", "plot_forest", "plot_km", "plot_marginal_means"]

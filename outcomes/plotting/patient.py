@@ -7,11 +7,7 @@ and never saves or shows. The plotted values are computed as a frame first
 
 from __future__ import annotations
 
-import contextlib
-import functools
-from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -20,8 +16,9 @@ from matplotlib.axes import Axes
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
-from ..config import DEFAULT_OPTIONS, InstrumentSpec, Options
-from .style import FLAG_COLOUR, NEUTRAL, PALETTE, get_ax, rc_params, series_style
+from ..config import DEFAULT_OPTIONS, Options
+from .style import (FLAG_COLOUR, NEUTRAL, PALETTE, _axis_label, _instrument, _require, _styled, get_ax,
+                    series_style)
 
 __all__ = [
     "CALENDAR_COLOURS",
@@ -38,61 +35,7 @@ CALENDAR_COLOURS = ("#F0F0F0", "#56B4E9", "#0072B2")
 _OUTSIDE = "#FFFFFF"
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-F = TypeVar("F", bound=Callable[..., Axes])
-
-
 # ------------------------------------------------------------------ shared helpers (used by the other plot modules)
-
-
-_STYLE_ACTIVE: ContextVar[bool] = ContextVar("outcomes_plot_style_active", default=False)
-
-
-@contextlib.contextmanager
-def _style_context() -> Iterator[None]:
-    """The shared style (:func:`outcomes.plotting.style.rc_params`), entered once for many plots.
-
-    Entering ``rc_context`` copies and validates every rcParam (about 1 ms); a page drawing five
-    plots enters it once here and the plot functions see it is active.
-    """
-    if _STYLE_ACTIVE.get():
-        yield
-        return
-    token = _STYLE_ACTIVE.set(True)
-    try:
-        with mpl.rc_context(rc_params()):
-            yield
-    finally:
-        _STYLE_ACTIVE.reset(token)
-
-
-def _styled(func: F) -> F:
-    """Run a plot function inside the shared style (:func:`_style_context`)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Axes:
-        with _style_context():
-            ax = func(*args, **kwargs)
-            _tidy(ax)
-            return ax
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _tidy(ax: Axes) -> None:
-    """The parts of the style that live on the axes (for axes made before the style applied)."""
-    ax.spines["top"].set_visible(False)
-    ax.spines["right"].set_visible(False)
-    ax.set_axisbelow(True)
-
-
-def _require(data: Any, columns: Sequence[str], *, name: str = "data") -> pd.DataFrame:
-    """``data`` as a DataFrame having ``columns``, or a TypeError/ValueError naming what is missing."""
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame, got {type(data).__name__}")
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise ValueError(f"{name} lacks column(s) {missing}; it has {list(data.columns)}")
-    return data
 
 
 def _one_patient(data: pd.DataFrame, patient_col: str) -> None:
@@ -101,15 +44,6 @@ def _one_patient(data: pd.DataFrame, patient_col: str) -> None:
         if len(ids) > 1:
             raise ValueError(f"data holds {len(ids)} patients ({', '.join(map(str, ids[:3]))}, …); "
                              f"pass one patient's rows")
-
-
-def _instrument(outcome: str, options: Options) -> InstrumentSpec | None:
-    return options.instruments.get(outcome)
-
-
-def _axis_label(outcome: str, options: Options) -> str:
-    spec = _instrument(outcome, options)
-    return f"{spec.label} ({spec.unit})" if spec else outcome.replace("_", " ")
 
 
 # ------------------------------------------------------------------ trajectory

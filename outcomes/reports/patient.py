@@ -48,13 +48,11 @@ from ..cohort import Cohort
 from ..io.writers import atomic_write_bytes, output_path, prepare_out_dir
 from ..plotting.patient import (
     CALENDAR_COLOURS,
-    _style_context,
-    _tidy,
     plot_adherence_calendar,
     plot_level_steps,
     plot_patient_trajectory,
 )
-from ..plotting.style import FLAG_COLOUR, NEUTRAL, PALETTE
+from ..plotting.style import FLAG_COLOUR, NEUTRAL, PALETTE, _style_context, _tidy
 from . import _html
 
 __all__ = ["patient_report_data", "render_patient_html", "render_patient_pdf", "write_patient_reports"]
