@@ -10,7 +10,7 @@ import pytest
 from conftest import SESSIONS, VALID, write_dataset
 
 from outcomes import Cohort
-from outcomes.reports import patient as report
+from outcomes.reports import _patient_page as page_module
 from outcomes.reports.patient import (
     patient_report_data,
     render_patient_html,
@@ -133,7 +133,7 @@ def test_refilled_page_keeps_nothing_of_the_previous_patient(cohort, tmp_path):
     for text in (pdf, html):
         assert "P002" in text
         assert "P001" not in text and "worse after" not in text and "P003" not in text
-    page = report._PAGE
+    page = page_module._PAGE
     strings = " ".join(t.get_text() for t in page.fig.findobj(lambda a: hasattr(a, "get_text")))
     assert "P001" not in strings
 
@@ -163,7 +163,7 @@ def test_pdf_prints_any_note_literally(tmp_path):
     path = render_patient_pdf(patient_report_data(cohort, "P001"), tmp_path / "u.pdf")
     assert b"DejaVuSans" in path.read_bytes()  # the font of the Polish note, embedded
     assert "paid $5 and $6" in _pdf_text(path)  # drawn as typed, not as mathtext
-    page = report._PAGE
+    page = page_module._PAGE
     texts = [t.get_text() for t in page.fig.findobj(lambda a: hasattr(a, "get_text"))]
     assert any("ból łydki" in t for t in texts)
 
