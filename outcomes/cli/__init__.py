@@ -21,7 +21,7 @@ import sys
 from typing import Sequence
 
 from ..io.errors import EXIT_USAGE, OutcomesError
-from . import audit, compare, demo, patients, simulate, validate
+from . import audit, compare, demo, patients, plan, simulate, validate
 
 __all__ = ["main", "build_parser"]
 
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"outcomes {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (validate, audit, compare, patients, simulate, demo):
+    for module in (validate, audit, compare, patients, plan, simulate, demo):
         module.add_parser(sub, epilog=_EPILOG)
     return parser
 
