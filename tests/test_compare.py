@@ -30,7 +30,8 @@ def test_every_model_runs_and_rows_have_the_json_shape(sim_cohort):
     assert names[0].startswith("trajectory") and any(n.startswith("ancova") for n in names)
     assert any(n.startswith("flare") for n in names) and any(n.startswith("time_to_response") for n in names)
     rows = cmp.rows()
-    assert set(rows[0]) == {"model", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"}
+    assert set(rows[0]) == {"table", "model", "outcome", "term", "estimate", "std_error", "ci_lower", "ci_upper",
+                            "p_value"}
     assert any(r["term"] == "week:schedule[T.guided]" for r in rows)
     assert cmp.reference == "weekly" and set(cmp.marginal_means["schedule"]) == {"guided", "weekly"}
     json.dumps(cmp.document())  # serialisable
@@ -83,8 +84,10 @@ def test_cli_compare_json_and_files(tmp_path):
     assert "Traceback" not in p.stderr
     doc = json.loads(p.stdout)
     assert doc["reference"] == "weekly" and doc["rows"]
-    assert all(set(r) >= {"model", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"}
-               for r in doc["rows"])
+    models = [r for r in doc["rows"] if r["table"] == "models"]
+    assert models and all(set(r) >= {"model", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"}
+                          for r in models)
+    assert {r["table"] for r in doc["rows"]} == {"descriptives", "responders", "flow", "effect_size", "models"}
     for name in ("compare.html", "compare.pdf", "models.json", "models.csv", "analysis_data.csv"):
         assert (out / name).is_file(), name
     html = (out / "compare.html").read_text()
@@ -92,3 +95,28 @@ def test_cli_compare_json_and_files(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "outcomes", "compare", str(ROOT / "data" / "example"), "--out",
                           str(out), "--reference", "daily"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "choose one of: guided, weekly" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_plan_write_then_compare_with_the_plan(tmp_path):
+    plan = tmp_path / "plan.toml"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "outcomes", *a], capture_output=True, text=True,
+                                    timeout=300)
+    p = run("plan", "--write", str(plan))
+    assert p.returncode == 0 and plan.is_file()
+    assert run("plan", "--write", str(plan)).returncode == 2  # never overwrites silently
+    text = plan.read_text().replace("# reference = \"name\"", "reference = \"weekly\"")
+    plan.write_text(text)
+    out = tmp_path / "out"
+    p = run("compare", str(ROOT / "data" / "example"), "--out", str(out), "--plan", str(plan), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    tables = {r["table"] for r in doc["rows"]}
+    assert tables == {"descriptives", "responders", "flow", "effect_size", "models"}
+    assert doc["reference"] == "weekly" and (out / "plan.toml").read_text().startswith("# Analysis plan")
+    assert json.loads((out / "models.json").read_text())["plan_sha256"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("endpoint_wek = 6\n")
+    p = run("compare", str(ROOT / "data" / "example"), "--out", str(out), "--plan", str(bad))
+    assert p.returncode == 2 and 'did you mean "endpoint_week"' in p.stderr and "Traceback" not in p.stderr
+    p = run("compare", str(ROOT / "data" / "example"), "--out", str(out), "--plan", str(plan), "--reference", "x")
+    assert p.returncode == 2 and "cannot be combined with --plan" in p.stderr

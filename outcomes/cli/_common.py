@@ -7,6 +7,7 @@ import sys
 
 
 from ..cohort import Cohort
+from ..config import Options
 from ..io import Dataset, load_dataset
 
 __all__ = ["add_data_options", "load_cohort", "non_negative_int", "positive_int"]
@@ -42,7 +43,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    help="days after discharged_on still accepted for sessions and assessments (default 14)")
 
 
-def load_cohort(args: argparse.Namespace, *, quiet: bool = False) -> tuple[Dataset, Cohort]:
+def load_cohort(args: argparse.Namespace, *, quiet: bool = False,
+                options: Options | None = None) -> tuple[Dataset, Cohort]:
     """Validate DATA and build the cohort from the accepted rows; say on stderr what was left out."""
     dataset = load_dataset(args.data, columns=args.columns, date_order=args.date_order,
                            grace_days=args.grace_days)
@@ -51,6 +53,6 @@ def load_cohort(args: argparse.Namespace, *, quiet: bool = False) -> tuple[Datas
                for n, r in dataset.exports.items() if r.status in ("problems", "rejected")]
         print("Validation problems (" + "; ".join(bad) + "): only accepted rows are analysed. "
               f"Run `outcomes validate {args.data}` for the details.", file=sys.stderr)
-    return dataset, Cohort.from_dataset(dataset)
+    return dataset, Cohort.from_dataset(dataset, options=options)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from typing import Any
 
 from ..io.errors import UsageError
 from ..models.compare import compare_schedules, write_comparison
+from ..plan import check_plan_against, load_plan
 from ..reports.compare import write_compare_report
 from ._common import add_data_options, load_cohort
 
@@ -23,7 +25,10 @@ def add_parser(sub: Any, *, epilog: str) -> None:
     p.add_argument("--out", metavar="DIR", required=True,
                    help="write compare.html/.pdf, models.csv, models.json, analysis_data*.csv and the other "
                         "tables here")
-    p.add_argument("--outcome", choices=OUTCOMES, default="leg_pain", help="outcome modelled (default leg_pain)")
+    p.add_argument("--plan", metavar="PLAN.toml",
+                   help="analysis plan (see `outcomes plan --write`); its outcome, endpoint, reference, "
+                        "covariates, visits and responder definitions are used")
+    p.add_argument("--outcome", choices=OUTCOMES, default=None, help="outcome modelled (default leg_pain)")
     p.add_argument("--endpoint-week", type=float, default=None, metavar="W",
                    help="endpoint week for ANCOVA and responders (default 6)")
     p.add_argument("--reference", metavar="SCHEDULE",
@@ -37,12 +42,24 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.endpoint_week is not None and not 0 < args.endpoint_week <= 104:
         raise UsageError(f"--endpoint-week must be between 0 and 104 weeks, got {args.endpoint_week:g}.")
-    dataset, cohort = load_cohort(args)
+    plan = None
+    if args.plan:
+        given = [f for f, v in (("--outcome", args.outcome), ("--endpoint-week", args.endpoint_week),
+                                ("--reference", args.reference)) if v is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} cannot be combined with --plan: set them in {args.plan}.")
+        plan = load_plan(args.plan)
+    dataset, cohort = load_cohort(args, options=None if plan is None else plan.options())
     try:
-        comparison = compare_schedules(cohort, outcome=args.outcome, endpoint_week=args.endpoint_week,
-                                       reference=args.reference)
+        remarks = [] if plan is None else check_plan_against(plan, cohort)
+        comparison = compare_schedules(cohort, outcome=args.outcome or "leg_pain",
+                                       endpoint_week=args.endpoint_week, reference=args.reference, plan=plan)
     except ValueError as exc:
         raise UsageError(f"Cannot compare schedules: {exc}.") from None
+    if remarks:
+        comparison = replace(comparison, remarks=tuple(remarks) + comparison.remarks)
+    if comparison.plan is not None:
+        comparison.provenance["plan_sha256"] = comparison.plan.sha256()
     written = write_comparison(comparison, args.out)
     written.update(write_compare_report(comparison, cohort, args.out))
     if args.format == "json":

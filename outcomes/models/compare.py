@@ -35,7 +35,9 @@ from ..io.writers import atomic_write_text, frame_to_csv_text, output_path, prep
 from .comparison import (ancova, assumptions_text, by_schedule, flare_rates, responder_odds, responder_rates,
                          time_to_response)
 from .results import TABLE_COLUMNS, ModelResult
+from ..plan import AnalysisPlan
 from .trajectory import fit_trajectory, marginal_means, schedule_contrast
+from .trial import descriptives, flow, hedges_g, responder_table, trial_mixed_model
 
 __all__ = ["Comparison", "compare_schedules", "write_comparison"]
 
@@ -57,6 +59,10 @@ class Comparison:
     assumptions: tuple[str, ...]
     remarks: tuple[str, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: Trial tables (issue 7), each with a ``table`` column: descriptives, responders, flow, effect_size.
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: The analysis plan used, defaults filled in.
+    plan: AnalysisPlan | None = None
 
     def model(self, name: str) -> ModelResult:
         for m in self.models:
@@ -65,19 +71,28 @@ class Comparison:
         raise KeyError(f"no model {name!r}; fitted: {', '.join(m.name for m in self.models)}")
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every model's table as rows ``{"model", "term", "estimate", ...}`` (JSON-ready)."""
+        """Every model's table as rows ``{"table": "models", "model", "outcome", "term", "estimate", ...}``."""
         out = []
         for m in self.models:
+            outcome = m.meta.get("outcome", self.outcome)
             for rec in m.to_frame().to_dict("records"):
-                out.append({"model": m.name, **{k: _json_number(rec[k]) if k != "term" else rec[k]
-                                                 for k in TABLE_COLUMNS}})
+                out.append({"table": "models", "model": m.name, "outcome": outcome,
+                            **{k: _json_number(rec[k]) if k != "term" else rec[k] for k in TABLE_COLUMNS}})
         return out
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """Every row of every table, each carrying its ``"table"`` key (the compare JSON contract)."""
+        out = []
+        for frame in self.tables.values():
+            out += _records(frame)
+        return out + self.rows()
 
     def document(self) -> dict[str, Any]:
         """The ``outcomes compare --format json`` document (strict JSON: no NaN or Infinity)."""
         return _strict({
             "outcome": self.outcome, "endpoint_week": self.endpoint_week, "reference": self.reference,
-            "schedules": list(self.schedules), "rows": self.rows(),
+            "schedules": list(self.schedules), "rows": self.table_rows(),
+            "plan": None if self.plan is None else self.plan.to_dict(),
             "models": [m.describe() for m in self.models],
             "marginal_means": _records(self.marginal_means), "contrasts": _records(self.contrasts),
             "responder_rates": _records(self.responder_rates), "by_schedule": _records(self.by_schedule),
@@ -136,7 +151,8 @@ def _attempt(remarks: list[str], what: str, fit: Callable[[], Any]) -> Any:
 
 
 def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float | None = None,
-                      reference: str | None = None, covariates: tuple[str, ...] = ()) -> Comparison:
+                      reference: str | None = None, covariates: tuple[str, ...] = (),
+                      plan: AnalysisPlan | None = None) -> Comparison:
     """Run every comparison model on ``cohort``.
 
     Parameters
@@ -150,12 +166,19 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         Reference schedule; default the first in sorted order (said in the remarks).
     covariates : tuple of str
         Baseline covariates added to the trajectory model and the ANCOVA.
+    plan : AnalysisPlan, optional
+        When given, its outcome, endpoint, reference, covariates, visits and
+        responder definitions are used (and the other arguments are ignored).
+        Without one, the default plan with the arguments above.
 
     Returns
     -------
     Comparison
         Models that could not be fitted are absent and explained in ``remarks``.
     """
+    if plan is not None:
+        outcome, endpoint_week, reference, covariates = (plan.outcome, plan.endpoint_week, plan.reference,
+                                                         plan.covariates)
     week = float(cohort.options.endpoint_week if endpoint_week is None else endpoint_week)
     schedules = tuple(sorted(cohort.patients["schedule"].dropna().unique()))
     if len(schedules) < 2:
@@ -173,8 +196,8 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     # schedule is assigned and lie on the path from schedule to pain (in a symptom-guided schedule
     # level even follows pain), so adjusting for them would bias the comparison. The DESIGN §5
     # model with them answers the other question (do adherence and level go with pain?).
-    traj = _attempt(remarks, "Trajectory mixed model", lambda: fit_trajectory(
-        cohort, outcome=outcome, reference=ref, covariates=cov, adjust_for=()))
+    traj = _attempt(remarks, "Trajectory mixed model", lambda: trial_mixed_model(
+        cohort, outcome=outcome, reference=ref, covariates=cov))  # random intercept when visits are too few
     mm = contrasts = pd.DataFrame()
     if traj is not None:
         traj = replace(traj, description=traj.description + " Schedule effect: not adjusted for adherence "
@@ -216,6 +239,16 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         flares = _attempt(remarks, "Flare rate ratio", lambda: flare_rates(cohort, reference=ref))
         if flares is not None:
             models.append(flares)
+    used_plan = plan or _plan_for(cohort, outcome=outcome, week=week, reference=ref, covariates=cov)
+    tables = _trial_tables(cohort, used_plan, ref, remarks)
+    for extra in [o for o in used_plan.outcomes if o != outcome]:
+        for what, fit in ((f"ANCOVA of {extra}", lambda o=extra: ancova(
+                               cohort, outcome=o, endpoint_week=week, reference=ref, covariates=cov)),
+                          (f"Mixed model of {extra}", lambda o=extra: replace_name(trial_mixed_model(
+                               cohort, outcome=o, reference=ref, covariates=cov), o))):
+            res = _attempt(remarks, what, fit)
+            if res is not None:
+                models.append(res)
     for m in models:
         remarks += [f"{m.name}: {r}" for r in m.remarks]
     return Comparison(
@@ -223,8 +256,45 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         marginal_means=mm, contrasts=contrasts,
         responder_rates=rates if rates is not None else pd.DataFrame(), km=km,
         by_schedule=by_schedule(cohort), assumptions=tuple(assumptions_text(cohort)),
-        remarks=tuple(dict.fromkeys(remarks)), provenance=dict(cohort.provenance),
+        remarks=tuple(dict.fromkeys(remarks)), provenance=dict(cohort.provenance), tables=tables,
+        plan=used_plan,
     )
+
+
+def replace_name(result: ModelResult, outcome: str) -> ModelResult:
+    """A secondary outcome's model, named so its rows stay apart from the primary's."""
+    return replace(result, name=f"{result.name}_{outcome}")
+
+
+def _plan_for(cohort: Cohort, *, outcome: str, week: float, reference: str | None,
+              covariates: tuple[str, ...]) -> AnalysisPlan:
+    """The default plan with the arguments given (what ``compare`` ran when no plan file was given)."""
+    visits = tuple(sorted(set(cohort.options.visits) | ({int(week)} if float(week).is_integer() else set())))
+    return AnalysisPlan(outcome=outcome, visits=visits, visit_window_days=cohort.options.visit_window_days,
+                        endpoint_week=week, reference=reference, covariates=covariates)
+
+
+def _trial_tables(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: list[str]) -> dict[str, pd.DataFrame]:
+    """Descriptives, responders, flow and effect sizes (each row carries its ``table``)."""
+    out: dict[str, pd.DataFrame] = {}
+    present = [o for o in plan.all_outcomes if o in cohort.assessments.columns]
+    kw = {"visits": plan.visits, "window_days": plan.visit_window_days}
+    steps = {
+        "descriptives": lambda: descriptives(cohort, outcomes=present, **kw),
+        "responders": lambda: responder_table(cohort, definitions=plan.responders, endpoint_week=plan.endpoint_week,
+                                              window_days=plan.visit_window_days, reference=reference),
+        "flow": lambda: flow(cohort, outcome=plan.outcome, endpoint_week=plan.endpoint_week, **kw),
+        "effect_size": lambda: pd.concat([hedges_g(cohort, outcome=o, endpoint_week=plan.endpoint_week,
+                                                   window_days=plan.visit_window_days, reference=reference)
+                                          for o in [plan.outcome, *plan.outcomes] if o in present],
+                                         ignore_index=True),
+    }
+    for name, make in steps.items():
+        frame = _attempt(remarks, f"The {name.replace('_', ' ')} table", make)
+        if frame is not None:
+            remarks += list(frame.attrs.get("remarks", []))
+            out[name] = frame
+    return out
 
 
 def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) -> dict[str, str]:
@@ -242,7 +312,13 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
         atomic_write_text(p, frame_to_csv_text(frame))
         written[name] = str(p)
 
-    put("models.csv", pd.DataFrame(comparison.rows(), columns=["model", *TABLE_COLUMNS]))
+    put("models.csv", pd.DataFrame(comparison.rows(), columns=["table", "model", "outcome", *TABLE_COLUMNS]))
+    for name, frame in comparison.tables.items():
+        put(f"{name}.csv", frame)
+    if comparison.plan is not None:
+        p = output_path(out, "plan.toml")
+        atomic_write_text(p, comparison.plan.to_toml())
+        written["plan.toml"] = str(p)
     for name in ("marginal_means", "contrasts", "responder_rates", "km", "by_schedule"):
         frame = getattr(comparison, name)
         if frame is not None and not frame.empty:
@@ -259,6 +335,7 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
     doc = {"outcome": comparison.outcome, "endpoint_week": comparison.endpoint_week,
            "reference": comparison.reference, "schedules": list(comparison.schedules), "models": described,
            "assumptions": list(comparison.assumptions), "remarks": list(comparison.remarks),
+           "plan_sha256": None if comparison.plan is None else comparison.plan.sha256(),
            "provenance": comparison.provenance}
     p = output_path(out, "models.json")
     atomic_write_text(p, json.dumps(_strict(doc), indent=2, default=_json_default, allow_nan=False) + "\n")

@@ -26,6 +26,7 @@ from ..models.compare import Comparison  # noqa: E402
 from ..plotting.cohort import plot_flare_rates  # noqa: E402
 from ..plotting.models import plot_forest, plot_km, plot_marginal_means  # noqa: E402
 from ..plotting.style import rc_params  # noqa: E402
+from .audit import cohort_table  # noqa: E402
 from ._html import figure_data_uri, html_to_pdf, provenance_footer, render, write_html  # noqa: E402
 
 __all__ = ["compare_report_data", "write_compare_report"]
@@ -89,7 +90,9 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
                                      "ci_upper": row.ci_upper, "p": _p(row.p_value)})
             continue
         for row in t[t["term"].str.contains("schedule[T.", regex=False)].itertuples(index=False):
-            e = {"analysis": _analysis(m.name),
+            m_outcome = m.meta.get("outcome", comparison.outcome)
+            secondary = m_outcome != comparison.outcome
+            e = {"analysis": _analysis(m.name) + (f" ({m_outcome})" if secondary else ""), "primary": not secondary,
                  "term": _term_text(row.term, ref, trajectory=m.name.startswith("trajectory")),
                  "estimate": row.estimate,
                  "ci_lower": row.ci_lower, "ci_upper": row.ci_upper, "p": _p(row.p_value), "scale": m.scale,
@@ -99,7 +102,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
             point = {"label": e["analysis"] + arm, **{k: e[k] for k in ("estimate", "ci_lower", "ci_upper")}}
             if "ratio" in m.scale:
                 ratios.append(point)
-            elif not m.name.startswith("trajectory"):
+            elif not m.name.startswith("trajectory") and not secondary:
                 points.append(point)
     if comparison.contrasts is not None and not comparison.contrasts.empty:
         for c in comparison.contrasts.itertuples(index=False):
@@ -108,7 +111,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
                               "ci_lower": c.ci_lower, "ci_upper": c.ci_upper})
     headline = []
     for e in effects:
-        if e["analysis"].startswith("ANCOVA") or e["analysis"].startswith("Responder odds"):
+        if e["primary"] and (e["analysis"].startswith("ANCOVA") or e["analysis"].startswith("Responder odds")):
             unit = "points" if e["scale"] == "points" else e["scale"]
             headline.append(f"{e['analysis']} — {e['term']}: {e['estimate']:.2f} {unit} "
                             f"(95 % CI {e['ci_lower']:.2f} to {e['ci_upper']:.2f}; p {e['p']}).")
@@ -168,6 +171,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
         {**c, "p": _p(c["p_value"])} for c in comparison.contrasts.to_dict("records")]
     models = [{**m.describe(), "rows": [{**t, "p": _p(t["p_value"])} for t in m.to_frame().to_dict("records")]}
               for m in comparison.models]
+    trial = _trial_sections(comparison, cohort)
     return {
         "outcome_label": label, "outcome_unit": spec.unit if spec else "points",
         "dataset": cohort.provenance.get("dataset", ""), "n_patients": len(cohort.patients),
@@ -178,8 +182,66 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
         "responder_rows": responder_rows, "fig_km": fig_km, "by_schedule_head": head, "by_schedule": rows,
         "fig_flares": fig_flares, "assumptions": list(comparison.assumptions),
         "remarks": list(comparison.remarks), "models": models,
-        "footer": provenance_footer(comparison.provenance or cohort.provenance),
+        "footer": provenance_footer(comparison.provenance or cohort.provenance), **trial,
     }
+
+
+def _cell(mean: Any, sd: Any, n: Any) -> str:
+    if n is None or pd.isna(n) or int(n) == 0:
+        return "–"
+    return f"{mean:.2f} ({sd:.2f}), n = {int(n)}" if pd.notna(sd) else f"{mean:.2f}, n = {int(n)}"
+
+
+def _trial_sections(comparison: Comparison, cohort: Cohort) -> dict[str, Any]:
+    """Table 1, Table 2 (descriptives with adjusted differences), the plan's responder table, flow."""
+    arms = list(comparison.schedules)
+    t1 = cohort_table(cohort, by="schedule", k=1)  # a trial reports every arm in full
+    out: dict[str, Any] = {"arms": arms, "table1_head": list(t1.columns), "table1": t1.astype(str).values.tolist()}
+    desc = comparison.tables.get("descriptives")
+    rows = []
+    if desc is not None and not desc.empty:
+        adjusted = {}
+        for m in comparison.models:
+            if m.name.startswith("ancova"):
+                t = m.to_frame().set_index("term")
+                adjusted[m.meta.get("outcome", comparison.outcome)] = t
+        for (outcome, week), g in desc.groupby(["outcome", "week"], sort=False):
+            g = g.set_index("schedule")
+            cells = [_cell(*(g.loc[a, c] if a in g.index else None for c in ("mean", "sd", "n"))) for a in arms]
+            diff = ""
+            if float(week) == float(comparison.endpoint_week) and outcome in adjusted:
+                parts = []
+                for a in arms:
+                    term = f"schedule[T.{a}]"
+                    if term in adjusted[outcome].index:
+                        r = adjusted[outcome].loc[term]
+                        parts.append(f"{a}: {r['estimate']:.2f} ({r['ci_lower']:.2f} to {r['ci_upper']:.2f})")
+                diff = "; ".join(parts)
+            rows.append({"outcome": outcome, "week": week, "cells": cells, "adjusted": diff})
+    out["table2"] = rows
+    resp = comparison.tables.get("responders")
+    out["plan_responders"] = [] if resp is None or resp.empty else [
+        {"responder": r["responder"], "schedule": r["schedule"], "n_randomised": r["n_randomised"],
+         "n_assessed": r["n_assessed"], "n_responders": r["n_responders"], "rate_itt": r["rate_itt"],
+         "rate_complete": r["rate_complete"],
+         "ci": "–" if pd.isna(r["ci_lower"]) else f"{r['ci_lower']:.0%} to {r['ci_upper']:.0%}",
+         "rd": "reference" if r["schedule"] == comparison.reference else (
+             "–" if pd.isna(r.get("rd_itt")) else f"{r['rd_itt']:+.0%} ({r['rd_itt_ci_lower']:+.0%} to "
+                                                  f"{r['rd_itt_ci_upper']:+.0%})")}
+        for r in resp.to_dict("records")]
+    fl = comparison.tables.get("flow")
+    if fl is not None and not fl.empty:
+        wide = fl.pivot_table(index="stage", columns="schedule", values="n", sort=False, aggfunc="first")
+        out["flow_head"] = ["Stage", *[a for a in arms if a in wide.columns]]
+        out["flow"] = [[stage.replace("_", " "), *[int(wide.loc[stage, a]) for a in arms if a in wide.columns]]
+                       for stage in wide.index]
+    else:
+        out["flow_head"], out["flow"] = [], []
+    es = comparison.tables.get("effect_size")
+    out["effect_sizes"] = [] if es is None or es.empty else [
+        {"outcome": r["outcome"], "schedule": r["schedule"], "reference": r["reference"], "g": r["g"],
+         "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"]} for r in es.to_dict("records")]
+    return out
 
 
 def write_compare_report(comparison: Comparison, cohort: Cohort, out_dir: str | os.PathLike[str], *,
