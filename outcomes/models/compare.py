@@ -192,33 +192,25 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     ref = reference or schedules[0]
     cov = tuple(covariates)
 
+    used_plan = plan or _plan_for(cohort, outcome=outcome, week=week, reference=ref, covariates=cov)
     # The schedule effect comes from a model without adherence and level: both happen after the
     # schedule is assigned and lie on the path from schedule to pain (in a symptom-guided schedule
     # level even follows pain), so adjusting for them would bias the comparison. The DESIGN §5
     # model with them answers the other question (do adherence and level go with pain?).
-    traj = _attempt(remarks, "Trajectory mixed model", lambda: trial_mixed_model(
-        cohort, outcome=outcome, reference=ref, covariates=cov))  # random intercept when visits are too few
+    tasks = [("Trajectory mixed model", "primary", outcome)]
+    if cohort.sessions is not None:
+        tasks.append(("Trajectory model with adherence and level", "adjusted", outcome))
+    tasks += [(f"Mixed model of {o}", "secondary", o) for o in used_plan.outcomes if o != outcome]
+    fitted = _fit_mixed_models(cohort, tasks, reference=ref, covariates=cov, remarks=remarks)
     mm = contrasts = pd.DataFrame()
+    traj = fitted.get("primary")
     if traj is not None:
-        traj = replace(traj, description=traj.description + " Schedule effect: not adjusted for adherence "
-                       "or level, which follow the schedule assigned.")
         models.append(traj)
         weeks = tuple(sorted(set(cohort.options.visits) | {week}))
         mm = marginal_means(traj, weeks=weeks)
         contrasts = schedule_contrast(traj, week=week)
-    if cohort.sessions is not None:
-        adjusted = _attempt(remarks, "Trajectory model with adherence and level", lambda: fit_trajectory(
-            cohort, outcome=outcome, reference=ref, covariates=cov))
-        if adjusted is not None:
-            models.append(replace(
-                adjusted, name=f"{adjusted.name}_adjusted",
-                description=adjusted.description + " With adherence (between and lagged within patients) "
-                "and level (DESIGN.md §5): associations, not the schedule's effect.",
-                remarks=adjusted.remarks + (
-                    "Adherence and level are measured after the schedule is assigned; their coefficients are "
-                    "associations, and the schedule terms of this model are not the schedule's effect (use "
-                    "trajectory_lmm or the ANCOVA for that). In a symptom-guided schedule level rises when "
-                    "pain allows, so its coefficient is biased towards benefit.",)))
+    if fitted.get("adjusted") is not None:
+        models.append(fitted["adjusted"])
     for what, fit in (
         ("ANCOVA", lambda: ancova(cohort, outcome=outcome, endpoint_week=week, reference=ref, covariates=cov)),
         ("Responder odds ratio", lambda: responder_odds(cohort, outcome=outcome, endpoint_week=week,
@@ -239,16 +231,14 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         flares = _attempt(remarks, "Flare rate ratio", lambda: flare_rates(cohort, reference=ref))
         if flares is not None:
             models.append(flares)
-    used_plan = plan or _plan_for(cohort, outcome=outcome, week=week, reference=ref, covariates=cov)
     tables = _trial_tables(cohort, used_plan, ref, remarks)
     for extra in [o for o in used_plan.outcomes if o != outcome]:
-        for what, fit in ((f"ANCOVA of {extra}", lambda o=extra: ancova(
-                               cohort, outcome=o, endpoint_week=week, reference=ref, covariates=cov)),
-                          (f"Mixed model of {extra}", lambda o=extra: replace_name(trial_mixed_model(
-                               cohort, outcome=o, reference=ref, covariates=cov), o))):
-            res = _attempt(remarks, what, fit)
-            if res is not None:
-                models.append(res)
+        res = _attempt(remarks, f"ANCOVA of {extra}", lambda o=extra: ancova(
+            cohort, outcome=o, endpoint_week=week, reference=ref, covariates=cov))
+        if res is not None:
+            models.append(res)
+        if fitted.get(f"secondary:{extra}") is not None:
+            models.append(fitted[f"secondary:{extra}"])
     for m in models:
         remarks += [f"{m.name}: {r}" for r in m.remarks]
     return Comparison(
@@ -261,9 +251,55 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     )
 
 
-def replace_name(result: ModelResult, outcome: str) -> ModelResult:
-    """A secondary outcome's model, named so its rows stay apart from the primary's."""
-    return replace(result, name=f"{result.name}_{outcome}")
+#: Cohorts at least this large fit their mixed models in two processes (each fit takes seconds).
+PARALLEL_FROM_PATIENTS = 2000
+
+
+def _fit_one(cohort: Cohort, kind: str, outcome: str, reference: str, covariates: tuple[str, ...]) -> ModelResult:
+    """One mixed model of :func:`compare_schedules` (module level, so a worker process can run it)."""
+    if kind == "adjusted":
+        res = fit_trajectory(cohort, outcome=outcome, reference=reference, covariates=covariates)
+        return replace(
+            res, name=f"{res.name}_adjusted",
+            description=res.description + " With adherence (between and lagged within patients) "
+            "and level (DESIGN.md §5): associations, not the schedule's effect.",
+            remarks=res.remarks + (
+                "Adherence and level are measured after the schedule is assigned; their coefficients are "
+                "associations, and the schedule terms of this model are not the schedule's effect (use "
+                "trajectory_lmm or the ANCOVA for that). In a symptom-guided schedule level rises when "
+                "pain allows, so its coefficient is biased towards benefit.",))
+    res = trial_mixed_model(cohort, outcome=outcome, reference=reference, covariates=covariates)
+    if kind == "secondary":
+        return replace(res, name=f"{res.name}_{outcome}")
+    return replace(res, description=res.description + " Schedule effect: not adjusted for adherence or level, "
+                   "which follow the schedule assigned.")
+
+
+def _fit_mixed_models(cohort: Cohort, tasks: list[tuple[str, str, str]], *, reference: str,
+                      covariates: tuple[str, ...], remarks: list[str]) -> dict[str, ModelResult]:
+    """Fit every mixed model; on large cohorts two at a time in worker processes.
+
+    Keys: ``primary``, ``adjusted`` and ``secondary:<outcome>``. A fit that fails with a
+    ValueError becomes a remark, as in :func:`_attempt`.
+    """
+    keys = [kind if kind != "secondary" else f"secondary:{o}" for _, kind, o in tasks]
+    out: dict[str, ModelResult] = {}
+    if len(tasks) > 1 and len(cohort.patients) >= PARALLEL_FROM_PATIENTS:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_fit_one, cohort, kind, o, reference, covariates) for _, kind, o in tasks]
+            for key, (what, _, _), fut in zip(keys, tasks, futures):
+                res = _attempt(remarks, what, fut.result)
+                if res is not None:
+                    out[key] = res
+        return out
+    for key, (what, kind, o) in zip(keys, tasks):
+        res = _attempt(remarks, what, lambda k=kind, oc=o: _fit_one(cohort, k, oc, reference, covariates))
+        if res is not None:
+            out[key] = res
+    return out
 
 
 def _plan_for(cohort: Cohort, *, outcome: str, week: float, reference: str | None,
