@@ -120,3 +120,20 @@ def test_cli_plan_write_then_compare_with_the_plan(tmp_path):
     assert p.returncode == 2 and 'did you mean "endpoint_week"' in p.stderr and "Traceback" not in p.stderr
     p = run("compare", str(ROOT / "data" / "example"), "--out", str(out), "--plan", str(plan), "--reference", "x")
     assert p.returncode == 2 and "cannot be combined with --plan" in p.stderr
+
+
+def test_cli_every_patient_missing_baseline_exits_1_with_a_sentence(tmp_path):
+    from outcomes.simulate import simulate, write_dataset
+
+    sim = simulate(80, seed=9)
+    late = sim.assessments[(sim.assessments["assessed_on"] - sim.assessments["patient_id"].map(
+        sim.patients.set_index("patient_id")["enrolled_on"])).dt.days > 10]
+    write_dataset(type(sim)(patients=sim.patients, prescriptions=sim.prescriptions.iloc[:0],
+                            sessions=sim.sessions.iloc[:0], assessments=late, truth=sim.truth), tmp_path / "d")
+    for name in ("sessions", "prescriptions"):
+        (tmp_path / "d" / f"{name}.csv").unlink()
+    p = subprocess.run([sys.executable, "-m", "outcomes", "compare", str(tmp_path / "d"), "--out",
+                        str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert "no patient has a baseline leg_pain" in p.stderr
+    assert (tmp_path / "out" / "descriptives.csv").is_file()

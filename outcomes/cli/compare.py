@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from ..io.errors import UsageError
+from ..io.errors import EXIT_DATA_PROBLEMS, UsageError
 from ..models.compare import compare_schedules, write_comparison
 from ..plan import check_plan_against, load_plan
 from ..reports.compare import write_compare_report
@@ -62,10 +62,19 @@ def run(args: argparse.Namespace) -> int:
         comparison.provenance["plan_sha256"] = comparison.plan.sha256()
     written = write_comparison(comparison, args.out)
     written.update(write_compare_report(comparison, cohort, args.out))
+    status = dataset.exit_code
+    if not comparison.models:
+        base = f"{comparison.outcome}_baseline"
+        why = (f"no patient has a baseline {comparison.outcome} (an assessment on or before enrolment + "
+               f"{cohort.options.baseline_window_days} days)" if base in cohort.patient_summary.columns
+               and cohort.patient_summary[base].isna().all() else "no model could be fitted on these data")
+        print(f"outcomes compare: {why}, so no schedule effect can be estimated; the descriptive tables were "
+              f"still written to {args.out}. See the remarks there.", file=sys.stderr)
+        status = EXIT_DATA_PROBLEMS
     if args.format == "json":
         json.dump(comparison.document(), sys.stdout, indent=2, default=str, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print(comparison.summary())
         print(f"\nOutputs in {args.out}: " + ", ".join(sorted(written)))
-    return dataset.exit_code
+    return status

@@ -142,10 +142,11 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _attempt(remarks: list[str], what: str, fit: Callable[[], Any]) -> Any:
-    """Run one analysis; a ValueError (not enough data, no sessions...) becomes a remark."""
+    """Run one analysis; "cannot be fitted on these data" (not enough data, no sessions, every
+    optimiser failing on a singular design) becomes a remark instead of stopping the comparison."""
     try:
         return fit()
-    except ValueError as exc:
+    except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:  # not enough data, every optimiser failed
         remarks.append(f"{what} not reported: {exc}")
         return None
 
