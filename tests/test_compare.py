@@ -139,3 +139,19 @@ def test_cli_every_patient_missing_baseline_is_said_plainly(tmp_path):
     assert "80 patient(s) have no baseline assessment" in p.stdout
     assert "ANCOVA not reported: no patient has both a baseline" in p.stdout
     assert (tmp_path / "out" / "descriptives.csv").is_file()
+
+
+def test_pairwise_contrasts_cover_every_pair_and_agree_with_each_other():
+    from outcomes.simulate import simulate
+
+    sim = simulate(180, seed=14)
+    rng = np.random.default_rng(14)
+    arms = np.where(sim.patients["schedule"] == "weekly", "a", np.where(rng.random(len(sim.patients)) < .5, "b", "c"))
+    c = Cohort.from_frames(sim.patients.assign(schedule=arms), sim.assessments)
+    cmp = compare_schedules(c, pairwise=True)
+    pw = cmp.tables["pairwise"].set_index(["schedule", "reference"])["estimate"]
+    assert sorted(pw.index) == [("b", "a"), ("c", "a"), ("c", "b")]
+    # c − a = (c − b) + (b − a) in one linear model with the same patients
+    assert pw[("c", "a")] == pytest.approx(pw[("c", "b")] + pw[("b", "a")], abs=1e-9)
+    assert any("not adjusted for multiple comparisons" in r for r in cmp.remarks)
+    assert "pairwise" not in compare_schedules(c).tables

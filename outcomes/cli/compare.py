@@ -33,6 +33,8 @@ def add_parser(sub: Any, *, epilog: str) -> None:
                    help="endpoint week for ANCOVA and responders (default 6)")
     p.add_argument("--reference", metavar="SCHEDULE",
                    help="reference schedule (default: the first in sorted order)")
+    p.add_argument("--pairwise", action="store_true",
+                   help="also compare every pair of arms (ANCOVA at the endpoint; not adjusted for multiplicity)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: print one JSON document on stdout")
     add_data_options(p)
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         remarks = [] if plan is None else check_plan_against(plan, cohort)
         comparison = compare_schedules(cohort, outcome=args.outcome or "leg_pain",
-                                       endpoint_week=args.endpoint_week, reference=args.reference, plan=plan)
+                                       endpoint_week=args.endpoint_week, reference=args.reference, plan=plan,
+                                       pairwise=args.pairwise)
     except ValueError as exc:
         raise UsageError(f"Cannot compare schedules: {exc}.") from None
     if remarks:

@@ -153,7 +153,7 @@ def _attempt(remarks: list[str], what: str, fit: Callable[[], Any]) -> Any:
 
 def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float | None = None,
                       reference: str | None = None, covariates: tuple[str, ...] = (),
-                      plan: AnalysisPlan | None = None) -> Comparison:
+                      plan: AnalysisPlan | None = None, pairwise: bool = False) -> Comparison:
     """Run every comparison model on ``cohort``.
 
     Parameters
@@ -171,6 +171,10 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         When given, its outcome, endpoint, reference, covariates, visits and
         responder definitions are used (and the other arguments are ignored).
         Without one, the default plan with the arguments above.
+    pairwise : bool
+        Also compare every pair of arms (ANCOVA at the endpoint, each arm in
+        turn as the reference): the ``pairwise`` table. Not adjusted for
+        multiple comparisons (said in the remarks).
 
     Returns
     -------
@@ -233,6 +237,10 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         if flares is not None:
             models.append(flares)
     tables = _trial_tables(cohort, used_plan, ref, remarks)
+    if pairwise and len(schedules) > 2:
+        pairs = _pairwise(cohort, schedules, outcome=outcome, week=week, covariates=cov, remarks=remarks)
+        if not pairs.empty:
+            tables["pairwise"] = pairs
     for extra in [o for o in used_plan.outcomes if o != outcome]:
         res = _attempt(remarks, f"ANCOVA of {extra}", lambda o=extra: ancova(
             cohort, outcome=o, endpoint_week=week, reference=ref, covariates=cov))
@@ -250,6 +258,28 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         remarks=tuple(dict.fromkeys(remarks)), provenance=dict(cohort.provenance), tables=tables,
         plan=used_plan,
     )
+
+
+def _pairwise(cohort: Cohort, schedules: tuple[str, ...], *, outcome: str, week: float,
+              covariates: tuple[str, ...], remarks: list[str]) -> pd.DataFrame:
+    """Every pair of arms: the ANCOVA difference at the endpoint, refitted with each arm as reference."""
+    rows = []
+    for i, ref in enumerate(schedules[:-1]):
+        res = _attempt(remarks, f"Pairwise ANCOVA against {ref}", lambda r=ref: ancova(
+            cohort, outcome=outcome, endpoint_week=week, reference=r, covariates=covariates))
+        if res is None:
+            continue
+        t = res.to_frame().set_index("term")
+        for other in schedules[i + 1:]:
+            term = f"schedule[T.{other}]"
+            if term in t.index:
+                rows.append({"table": "pairwise", "outcome": outcome, "schedule": other, "reference": ref,
+                             "week": week, **t.loc[term, ["estimate", "std_error", "ci_lower", "ci_upper",
+                                                            "p_value"]].to_dict()})
+    if rows:
+        remarks.append(f"Pairwise comparisons ({len(rows)}) are ANCOVA differences at week {week:g}, each arm in "
+                       "turn as the reference; they are not adjusted for multiple comparisons.")
+    return pd.DataFrame(rows)
 
 
 #: Cohorts at least this large fit their mixed models in two processes (each fit takes seconds).
