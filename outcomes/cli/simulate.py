@@ -8,24 +8,15 @@ from typing import Any
 
 from ..io.errors import UsageError
 from ..io.writers import prepare_out_dir
+from ._common import positive_int
 
 HELP = "write a synthetic dataset in the contract format, with its true effects in truth.json"
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_parser(sub: Any, *, epilog: str) -> None:
     p = sub.add_parser("simulate", help=HELP, description=HELP, epilog=epilog,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--patients", type=_positive, default=200, metavar="N", help="number of patients (default 200)")
+    p.add_argument("--patients", type=positive_int, default=200, metavar="N", help="number of patients (default 200)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR", required=True, help="folder to write the exports into")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="file format (default csv)")
