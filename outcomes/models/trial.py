@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
+from ._intervals import wilson as _wilson
 from ..cohort import OUTCOMES, Cohort
 from ..measures.change import percent_change
 from .comparison import ancova
@@ -51,7 +52,6 @@ from .comparison._common import (
     _check_reference,
     _reference_remark,
     _schedules,
-    _wilson,
 )
 from .results import ModelResult
 from .trajectory import fit_trajectory

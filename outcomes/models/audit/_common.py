@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 from ...cohort import Cohort
+from .._intervals import wilson
 
 #: Columns ``by`` may name: each patient belongs to exactly one unit of each.
 GROUPINGS: tuple[str, ...] = ("site_id", "clinician_id", "schedule")
@@ -56,16 +56,6 @@ def _check_outcome(cohort: Cohort, outcome: Any) -> str:
 # ------------------------------------------------------------------ intervals
 
 
-def _wilson(num: np.ndarray, den: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval (``proportion_confint(method="wilson")``: 33/50 → 0.5215-0.7756)."""
-    ok = den > 0
-    lo = np.full(len(num), np.nan)
-    hi = np.full(len(num), np.nan)
-    if ok.any():
-        lo[ok], hi[ok] = proportion_confint(num[ok], den[ok], alpha=1 - level, method="wilson")
-    return lo, hi
-
-
 def _mean_ci(x: np.ndarray, level: float) -> tuple[float, float, float]:
     x = x[~np.isnan(x)]
     if not len(x):
@@ -92,3 +82,8 @@ def _ratio_ci(y: np.ndarray, x: np.ndarray, level: float) -> tuple[float, float,
     se = math.sqrt(n / (n - 1) * np.sum((y - r * x) ** 2)) / x.sum()
     z = stats.norm.ppf((1 + level) / 2)
     return r, max(r - z * se, 0.0), r + z * se
+
+
+def _wilson(num: np.ndarray, den: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval at ``level`` (see :func:`outcomes.models._intervals.wilson`)."""
+    return wilson(num, den, level=level)

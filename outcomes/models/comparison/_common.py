@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 from statsmodels.tools.sm_exceptions import (
     ConvergenceWarning,
     HessianInversionWarning,
@@ -231,12 +230,3 @@ def _ratio_table(params: pd.Series, bse: pd.Series, conf_int: Any, pvalues: pd.S
         for col in ("estimate", "ci_lower", "ci_upper"):
             table[col] = np.exp(table[col])
     return table
-
-
-def _wilson(k: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson 95 % interval (NaN where n is 0)."""
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    safe = np.where(n > 0, n, 1.0)
-    lo, hi = proportion_confint(k, safe, alpha=0.05, method="wilson")
-    return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._intervals import wilson as _wilson
 from ...cohort import Cohort
-from ._common import _check_cohort, _wilson
+from ._common import _check_cohort
 
 __all__ = ["BY_SCHEDULE_COLUMNS", "assumptions_text", "by_schedule"]
 

@@ -10,6 +10,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from statsmodels.stats.proportion import confint_proportions_2indep
 
+from .._intervals import wilson as _wilson
 from ...cohort import Cohort
 from ..results import ModelResult, coefficient_table
 from ._common import (
@@ -28,7 +29,6 @@ from ._common import (
     _reference_remark,
     _responders,
     _rule_text,
-    _wilson,
 )
 
 __all__ = ["ancova", "responder_odds", "responder_rates"]
