@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from ..reports.audit import audit_document, write_audit_report
+from ..reports.audit import write_audit_report
 from ._common import add_data_options, load_cohort, positive_int
 
 HELP = "clinic audit: data quality, KPIs against targets, funnel plots, case-mix adjusted outcomes"
@@ -31,9 +31,8 @@ def run(args: argparse.Namespace) -> int:
     dataset, cohort = load_cohort(args, quiet=args.format == "json")
     written = write_audit_report(cohort, args.out, dataset=dataset, k=args.min_cell)
     if args.format == "json":
-        doc = audit_document(cohort, dataset=dataset, k=args.min_cell, outputs=written)
-        json.dump(doc, sys.stdout, indent=2, default=str, allow_nan=False)
-        sys.stdout.write("\n")
+        # kpis.json is the audit document (with the outputs listed): print it rather than compute it twice
+        sys.stdout.write(Path(written["kpis.json"]).read_text(encoding="utf-8"))
     else:
         print(f"Audit of {len(cohort.patients)} patients as of {cohort.as_of.date()}.")
         print("Open first: " + written.get("audit.html", ""))
