@@ -1,6 +1,7 @@
 """``outcomes demo``: the main jobs on the bundled example data, into one folder.
 
-Runs validate, audit, compare and patients on ``data/example`` and writes
+Runs validate, audit, compare and patients on the example dataset installed with the
+package (the repository's ``data/example``) and writes
 ``reports/demo/{validation,audit,compare,patients}``, then says what to open first.
 """
 
@@ -12,16 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cohort import Cohort
-from ..io import load_dataset, validation_text, write_validation
+from .._resources import example_dir
 from ..io.errors import UsageError
-from ..models.compare import compare_schedules, write_comparison
-from ..reports.audit import write_audit_report
-from ..reports.compare import write_compare_report
-from ..reports.patient import write_patient_reports
 
-HELP = "run validate, audit, compare and patients on the bundled example data (data/example)"
-EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "example"
+HELP = "run validate, audit, compare and patients on the bundled example data"
 
 
 def add_parser(sub: Any, *, epilog: str) -> None:
@@ -29,7 +24,7 @@ def add_parser(sub: Any, *, epilog: str) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", metavar="DIR", default="reports/demo",
                    help="where to write the outputs (default reports/demo)")
-    p.add_argument("--data", metavar="DATA", default=str(EXAMPLE), help=argparse.SUPPRESS)
+    p.add_argument("--data", metavar="DATA", default=None, help=argparse.SUPPRESS)
     p.set_defaults(run=run)
 
 
@@ -38,9 +33,18 @@ def _step(label: str, t0: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = Path(args.data)
+    # the analyses are imported here, so that `outcomes --help` and `validate` stay quick
+    from ..cohort import Cohort
+    from ..io import load_dataset, validation_text, write_validation
+    from ..models.compare import compare_schedules, write_comparison
+    from ..reports.audit import write_audit_report
+    from ..reports.compare import write_compare_report
+    from ..reports.patient import write_patient_reports
+
+    data = Path(args.data) if args.data is not None else example_dir()
     if not data.is_dir():
-        raise UsageError(f"The example data folder {data} is missing; run from a full checkout.")
+        raise UsageError(f"The example data folder {data} is missing; reinstall outcomes "
+                         f"(pip install --force-reinstall outcomes).")
     out = Path(args.out)
     print(f"Demo on {data} → {out}")
     t0 = time.perf_counter()

@@ -1,6 +1,7 @@
 """Table Schema files: loading them and describing each export's contract.
 
-The schema files in ``data/schemas/<export>.schema.json`` follow the Frictionless
+The schema files ``<export>.schema.json`` (the repository's ``data/schemas/``, installed
+with the package; see `outcomes._resources`) follow the Frictionless
 Table Schema specification (fields with types and constraints, ``missingValues``,
 ``primaryKey``, ``foreignKeys``). They are the single source of truth: the
 validator compiles them into vectorised checks and ``docs/data-dictionary.md`` is
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._resources import schema_dir as _schema_dir
 from .errors import UsageError
 
 __all__ = [
@@ -36,14 +38,11 @@ __all__ = [
 
 #: The four exports of a dataset, in the order they are read and reported.
 EXPORTS: tuple[str, ...] = ("patients", "prescriptions", "sessions", "assessments")
-#: Exports a dataset must contain (DESIGN.md §2).
+#: Exports a dataset must contain: who was enrolled, and their outcome assessments.
 REQUIRED_EXPORTS: tuple[str, ...] = ("patients", "assessments")
 
-#: Where the schema files live: ``$OUTCOMES_SCHEMA_DIR`` or ``data/schemas`` of the checkout.
-SCHEMA_DIR = Path(
-    os.environ.get("OUTCOMES_SCHEMA_DIR")
-    or Path(__file__).resolve().parents[2] / "data" / "schemas"
-)
+#: Where the schema files live: ``$OUTCOMES_SCHEMA_DIR``, else the copies installed with the package.
+SCHEMA_DIR = _schema_dir()
 
 _TYPES = {"string", "integer", "number", "boolean", "date", "datetime"}
 # Spellings accepted for booleans when a field declares no trueValues/falseValues

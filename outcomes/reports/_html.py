@@ -38,13 +38,13 @@ import io
 import math
 import os
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .._resources import template_dir
 from ..config import Options
 from ..io.writers import atomic_write_bytes
 
@@ -62,8 +62,8 @@ __all__ = [
     "write_html",
 ]
 
-#: Folder of the Jinja2 templates.
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: Folder of the Jinja2 templates (installed with the package; `outcomes._resources`).
+TEMPLATES = template_dir()
 
 _MISSING = "–"
 
