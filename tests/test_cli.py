@@ -27,7 +27,7 @@ def test_clean_dataset_exits_0_and_writes_outputs(valid_dir, tmp_path, cli_env):
     assert "All rows accepted." in p.stdout
     assert sorted(f.name for f in out.iterdir()) == sorted(
         ["patients.csv", "prescriptions.csv", "sessions.csv", "assessments.csv", "validation.json",
-         "validation.html"])
+         "validation.html", "outcomes-run.json"])
     s = pd.read_csv(out / "sessions.csv", dtype=str, keep_default_na=False)
     assert s["performed_at"].iloc[0] == "2026-01-05T08:30:00"
     assert s["stopped_early"].tolist()[:3] == ["false", "false", "true"]

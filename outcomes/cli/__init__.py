@@ -8,7 +8,11 @@ Exit codes (documented in the README and in ``outcomes --help``):
     the data had problems (rows quarantined, a file rejected) but output was
     produced where possible;
 2
-    usage error: a bad path, option or mapping file. Nothing was validated.
+    usage error: a bad path, option, plan, description or mapping file, or an
+    output folder that would overwrite inputs or files the tool did not write;
+3
+    the environment failed (disk full, out of memory, output not writable); the
+    previous complete output set was left as it was.
 
 A user error never prints a traceback; an unexpected failure (a bug) does,
 with a request to report it.
@@ -17,10 +21,12 @@ with a request to report it.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from typing import Sequence
 
-from ..io.errors import EXIT_USAGE, OutcomesError
+from ..errors import EXIT_ENVIRONMENT, EXIT_USAGE, OutcomesError
 from . import audit, compare, demo, patients, plan, simulate, validate
 
 __all__ = ["main", "build_parser"]
@@ -28,8 +34,15 @@ __all__ = ["main", "build_parser"]
 _EPILOG = """exit codes:
   0  success: every row accepted
   1  the data had problems (rows quarantined or a file rejected); outputs were still written
-  2  usage error (bad path, option or mapping file)
+  2  usage error (bad path, option, plan, description or mapping file; an output folder
+     inside the data folder or holding files outcomes did not write)
+  3  the environment failed (disk full, out of memory, output not writable); the previous
+     complete output set was left as it was
 """
+
+#: OS errors that mean the machine, not the request, failed.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOMEM, errno.EFBIG,
+                       errno.EACCES, errno.EPERM, errno.EMFILE, errno.ENFILE}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,18 +70,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
+        sys.stdout.flush()  # a full device on stdout fails here, not silently at exit
+        return status
     except OutcomesError as exc:
-        print(f"outcomes {args.command}: {exc}", file=sys.stderr)
+        _say(f"outcomes {args.command}: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        print("outcomes: interrupted", file=sys.stderr)
+        _say("outcomes: interrupted; the previous output set (if any) was left as it was.")
         return 130
     except BrokenPipeError:  # stdout closed early (e.g. piped into `head`): not an error of ours
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return 0
+    except MemoryError:
+        _say(f"outcomes {args.command}: ran out of memory. Nothing was half-written; the previous output "
+             "set (if any) was left as it was. Run on a machine with more memory, or on fewer patients.")
+        return EXIT_ENVIRONMENT
+    except RecursionError:
+        _say(f"outcomes {args.command}: an input is nested too deeply to read (a JSON or TOML file with "
+             "thousands of levels?). Check the mapping, plan or description files.")
+        return EXIT_USAGE
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        _say(f"outcomes {args.command}: the operating system refused{where}: {exc.strerror}. Nothing "
+             "was half-written; the previous output set (if any) was left as it was. Free space, fix "
+             "the permissions or choose another --out folder, then run again.")
+        _silence_stdout()
+        return EXIT_ENVIRONMENT
+
+
+def _say(message: str) -> None:
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def entry() -> None:  # pragma: no cover - console script shim

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-
+from typing import Iterator
 
 from ..cohort import Cohort
 from ..config import Options
+from ..files import OutputSet, output_set
 from ..io import Dataset, load_dataset
 
-__all__ = ["add_data_options", "load_cohort", "non_negative_int", "positive_int"]
+__all__ = ["add_data_options", "add_force_option", "load_cohort", "non_negative_int", "outputs",
+           "positive_int"]
+
+#: Whole numbers above this are refused before they reach numpy (an int64 holds up to 9.2e18).
+_MAX_INT = 10**9
 
 
 def non_negative_int(text: str) -> int:
@@ -20,6 +26,8 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    if value > _MAX_INT:
+        raise argparse.ArgumentTypeError(f"must be at most {_MAX_INT:,}, got {text}")
     return value
 
 
@@ -41,6 +49,25 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                        help="read dates like 03/04/2026 as month/day/year")
     p.add_argument("--grace-days", type=non_negative_int, default=14, metavar="N",
                    help="days after discharged_on still accepted for sessions and assessments (default 14)")
+
+
+def add_force_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="use an output folder that holds files outcomes did not write: they are moved "
+                        "aside to <DIR>.replaced-<time>, never deleted")
+
+
+def _inputs(args: argparse.Namespace) -> list[str]:
+    return [v for v in (getattr(args, "data", None), getattr(args, "columns", None),
+                        getattr(args, "dataset", None), getattr(args, "plan", None)) if v]
+
+
+@contextlib.contextmanager
+def outputs(args: argparse.Namespace, command: str, out: str | None = None) -> Iterator[OutputSet]:
+    """The command's whole output set (see :func:`outcomes.files.output_set`) for ``--out``."""
+    with output_set(out or args.out, command=command, inputs=_inputs(args),
+                    force=getattr(args, "force", False)) as oset:
+        yield oset
 
 
 def load_cohort(args: argparse.Namespace, *, quiet: bool = False,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..reports.audit import write_audit_report
-from ._common import add_data_options, load_cohort, positive_int
+from ._common import add_data_options, add_force_option, load_cohort, outputs, positive_int
 
 HELP = "clinic audit: data quality, KPIs against targets, funnel plots, case-mix adjusted outcomes"
 
@@ -23,16 +23,20 @@ def add_parser(sub: Any, *, epilog: str) -> None:
                    help="json: print one JSON document (KPIs, funnel and O/E tables) on stdout")
     p.add_argument("--min-cell", type=positive_int, default=11, metavar="K",
                    help="suppress counts and rates of groups smaller than K (default 11)")
+    add_force_option(p)
     add_data_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     dataset, cohort = load_cohort(args, quiet=args.format == "json")
-    written = write_audit_report(cohort, args.out, dataset=dataset, k=args.min_cell)
-    if args.format == "json":
+    with outputs(args, "audit") as oset:
+        staged = write_audit_report(cohort, oset.staging, dataset=dataset, k=args.min_cell)
         # kpis.json is the audit document (with the outputs listed): print it rather than compute it twice
-        sys.stdout.write(Path(written["kpis.json"]).read_text(encoding="utf-8"))
+        document = Path(staged["kpis.json"]).read_text(encoding="utf-8")
+    written = oset.finals(staged)
+    if args.format == "json":
+        sys.stdout.write(document)
     else:
         print(f"Audit of {len(cohort.patients)} patients as of {cohort.as_of.date()}.")
         print("Open first: " + written.get("audit.html", ""))

@@ -12,7 +12,7 @@ from ..io.errors import EXIT_DATA_PROBLEMS, UsageError
 from ..models.compare import compare_schedules, write_comparison
 from ..plan import check_plan_against, load_plan
 from ..reports.compare import write_compare_report
-from ._common import add_data_options, load_cohort
+from ._common import add_data_options, add_force_option, load_cohort, outputs
 
 HELP = "compare progression schedules: mixed model, ANCOVA, responders, time to response, flare rates"
 OUTCOMES = ("leg_pain", "back_pain", "odi", "rmdq")
@@ -37,6 +37,7 @@ def add_parser(sub: Any, *, epilog: str) -> None:
                    help="also compare every pair of arms (ANCOVA at the endpoint; not adjusted for multiplicity)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: print one JSON document on stdout")
+    add_force_option(p)
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
         comparison = replace(comparison, remarks=tuple(remarks) + comparison.remarks)
     if comparison.plan is not None:
         comparison.provenance["plan_sha256"] = comparison.plan.sha256()
-    written = write_comparison(comparison, args.out)
-    written.update(write_compare_report(comparison, cohort, args.out))
+    with outputs(args, "compare") as oset:
+        written = write_comparison(comparison, oset.staging)
+        written.update(write_compare_report(comparison, cohort, oset.staging))
     status = dataset.exit_code
     if not comparison.models:
         base = f"{comparison.outcome}_baseline"

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..io.errors import UsageError
 from ..reports.patient import write_patient_reports
-from ._common import add_data_options, load_cohort, positive_int
+from ._common import add_data_options, add_force_option, load_cohort, outputs, positive_int
 
 HELP = "one-page PDF (and HTML) outcome report per patient, with an index listing flagged patients first"
 
@@ -19,9 +19,11 @@ def add_parser(sub: Any, *, epilog: str) -> None:
     p.add_argument("data", metavar="DATA", help="dataset folder (see `outcomes validate --help`)")
     p.add_argument("--out", metavar="DIR", required=True, help="write <patient>.pdf/.html and index.html here")
     p.add_argument("--patient", metavar="ID", nargs="+", action="extend", dest="patients",
-                   help="only these patient codes (default: every patient)")
+                   help="only these patient codes (default: every patient); a code that starts with "
+                        "'-' is given as --patient=-CODE")
     p.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1), metavar="N",
                    help="processes drawing reports in parallel (default: 2, or 1 on a single core)")
+    add_force_option(p)
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -29,9 +31,11 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 def run(args: argparse.Namespace) -> int:
     dataset, cohort = load_cohort(args)
     try:
-        result = write_patient_reports(cohort, args.out, patient_ids=args.patients, jobs=args.jobs)
+        with outputs(args, "patients") as oset:
+            result = write_patient_reports(cohort, oset.staging, patient_ids=args.patients, jobs=args.jobs)
     except ValueError as exc:
         raise UsageError(f"{exc}.") from None
+    result["index"] = oset.final(result["index"])
     print(f"Wrote {result['n']} patient report(s) in {result['seconds']:.1f} s with {result['jobs']} job(s).")
     print(f"Open first: {result['index']} (patients with stop-and-consult flags are listed first).")
     return dataset.exit_code

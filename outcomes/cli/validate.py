@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..io import load_dataset, validation_document, validation_text, write_validation
-from ._common import add_data_options
+from ._common import add_data_options, add_force_option, non_negative_int, outputs
 
 HELP = "read and validate every export; write accepted and quarantined rows and a report"
 
@@ -22,8 +22,10 @@ def add_parser(sub: Any, *, epilog: str) -> None:
                    "validation.json and validation.html here")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: print one JSON document on stdout (default: a readable summary)")
-    p.add_argument("--max-errors", type=int, default=1000, metavar="N",
-                   help="failures listed per export on stdout (0 = all; files always hold all)")
+    p.add_argument("--max-errors", type=non_negative_int, default=None, metavar="N",
+                   help="failures listed on stdout (default: 20 in text, 1000 per export in JSON; "
+                        "0 = all; the quarantine files always hold all)")
+    add_force_option(p)
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -31,13 +33,17 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, columns=args.columns, date_order=args.date_order,
                            grace_days=args.grace_days)
-    written = write_validation(dataset, args.out) if args.out else {}
+    written: dict[str, str] = {}
+    if args.out:
+        with outputs(args, "validate") as oset:
+            written = oset.finals(write_validation(dataset, oset.staging))
     if args.format == "json":
-        doc = validation_document(dataset, max_errors=args.max_errors or None, outputs=written)
+        shown = 1000 if args.max_errors is None else args.max_errors or None
+        doc = validation_document(dataset, max_errors=shown, outputs=written)
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False, default=str)
         sys.stdout.write("\n")
     else:
-        print(validation_text(dataset))
+        print(validation_text(dataset, max_errors=20 if args.max_errors is None else args.max_errors or None))
         if written:
             print(f"\nOutputs in {args.out}: " + ", ".join(sorted(p.rsplit('/', 1)[-1] for p in written.values())))
     return dataset.exit_code

@@ -55,8 +55,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def validation_text(dataset: Dataset, *, max_errors: int = 20) -> str:
-    """A readable summary for the terminal: reconciliation, what was detected, first problems."""
+def validation_text(dataset: Dataset, *, max_errors: int | None = 20) -> str:
+    """A readable summary for the terminal: reconciliation, what was detected, first problems.
+
+    ``max_errors`` failures are listed in all (None: every one).
+    """
     lines = [f"Validated {dataset.folder}", ""]
     head = f"{'export':<14}{'file':<22}{'rows read':>11}{'accepted':>11}{'quarantined':>13}{'blank':>8}  status"
     lines += [head, "-" * len(head)]
@@ -80,12 +83,12 @@ def validation_text(dataset: Dataset, *, max_errors: int = 20) -> str:
     for note in dataset.notes:
         lines += ["", f"Note: {note}"]
     problems = [(r.path.name, row) for r in dataset.exports.values() if r.path is not None
-                for row in r.errors.head(max_errors).itertuples(index=False)]
+                for row in (r.errors if max_errors is None else r.errors.head(max_errors)).itertuples(index=False)]
     total = sum(len(r.errors) for r in dataset.exports.values())
     if total:
         lines += ["", f"Problems ({_plural(total, 'failure')}; first {min(total, len(problems))} shown, "
                       "every one is in the quarantine files):"]
-        for fname, e in problems[:max_errors]:
+        for fname, e in problems[:max_errors or len(problems)]:
             lines.append(f"  {fname} line {e.line}, column {e.column} [{e.rule}]: {e.reason}")
     verdict = ("All rows accepted." if dataset.ok else
                "Some rows were quarantined or files rejected: fix them at the source and run again.")

@@ -1,0 +1,344 @@
+"""Writing outputs safely: whole output sets, atomic files, names inside the folder, formula-safe cells.
+
+Every command that writes a folder does it through :func:`output_set`: the files go into a
+hidden sibling folder marked incomplete, and only when the run has finished is that folder
+swapped into place (one atomic ``renameat2(RENAME_EXCHANGE)`` on Linux). A reader therefore
+sees the previous complete set or the new one, never a mixture; a killed run leaves the previous
+set untouched beside a folder whose ``INCOMPLETE.txt`` says what it is. The folder is refused
+when it is, holds or lies inside an input folder, or holds files the tool did not write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import datetime as _dt
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from .errors import EnvironmentFailure, UsageError
+
+__all__ = [
+    "INCOMPLETE_MARKER",
+    "MANIFEST",
+    "OutputSet",
+    "atomic_open",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "frame_to_csv_text",
+    "neutralise_formulas",
+    "output_path",
+    "output_set",
+    "prepare_out_dir",
+]
+
+#: Written last into every complete output folder: the command, the time and every file with its size.
+MANIFEST = "outcomes-run.json"
+#: Present only in a folder whose run has not finished (a killed or failed run).
+INCOMPLETE_MARKER = "INCOMPLETE.txt"
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def prepare_out_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the output folder (and parents) or say clearly why it cannot be used."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is {_kind(out)}; give a folder for the outputs.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentFailure(f"Cannot create the output folder {out}: {exc.strerror}.") from None
+    if not os.access(out, os.W_OK):
+        raise EnvironmentFailure(f"The output folder {out} is not writable.")
+    return out
+
+
+def _kind(path: Path) -> str:
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "missing"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _inside(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+@dataclass(frozen=True)
+class OutputSet:
+    """A run's output folder while it is being written.
+
+    Attributes
+    ----------
+    target : Path
+        The folder the user named (``--out``).
+    staging : Path
+        Where the files are written during the run; swapped into ``target`` at the end.
+    """
+
+    target: Path
+    staging: Path
+
+    def final(self, path: str | os.PathLike[str]) -> str:
+        """Where ``path`` (written under :attr:`staging`) will be once the set is in place."""
+        rel = Path(path).resolve().relative_to(self.staging.resolve())
+        return str(self.target / rel)
+
+    def finals(self, written: dict[str, str]) -> dict[str, str]:
+        return {k: self.final(v) for k, v in written.items()}
+
+
+def _tool_files(folder: Path) -> tuple[set[str] | None, list[str]]:
+    """(files listed in the folder's manifest or None, files present) relative to ``folder``."""
+    present = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
+    try:
+        listed = set(json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, present
+    return listed | {MANIFEST}, present
+
+
+def check_output_target(out: Path, *, inputs: Iterable[str | os.PathLike[str]] = (),
+                        force: bool = False, option: str = "--out") -> None:
+    """Refuse an output folder that would overwrite inputs or files the tool did not write.
+
+    Raises
+    ------
+    UsageError
+        ``out`` is not a folder; it is, holds or lies inside an input folder; or it holds files
+        that no earlier run of ``outcomes`` wrote (unless ``force``).
+    """
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"{option} {out} is {_kind(out)}; give a folder (new, empty, or written "
+                         "by an earlier run) for the outputs.")
+    resolved = out.resolve()
+    for src in inputs:
+        src_path = Path(src)
+        if not src_path.exists():
+            continue
+        folder = (src_path if src_path.is_dir() else src_path.parent).resolve()
+        if _inside(resolved, folder) or _inside(folder, resolved):
+            where = ("is the input folder" if resolved == folder else
+                     "lies inside the input folder" if _inside(resolved, folder) else "holds the input folder")
+            raise UsageError(f"{option} {out} {where} {src_path}; inputs are never written to. "
+                             "Give an output folder outside the data folder.")
+    if not out.exists() or force:
+        return
+    listed, present = _tool_files(out)
+    foreign = present if listed is None else [p for p in present if p not in listed]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise UsageError(f"{option} {out} already holds files outcomes did not write ({shown}); "
+                         "choose a new or empty folder, or add --force to move them aside "
+                         "(they are kept in a sibling folder, not deleted).")
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def _write_manifest(staging: Path, command: str) -> None:
+    files = {str(p.relative_to(staging)): p.stat().st_size
+             for p in sorted(staging.rglob("*")) if p.is_file() and p.name != INCOMPLETE_MARKER}
+    from . import __version__
+
+    doc = {"command": f"outcomes {command}", "version": __version__,
+           "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+           "files": files}
+    atomic_write_text(staging / MANIFEST, json.dumps(doc, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def output_set(out: str | os.PathLike[str], *, command: str,
+               inputs: Iterable[str | os.PathLike[str]] = (), force: bool = False) -> Iterator[OutputSet]:
+    """Write a whole output folder or nothing.
+
+    Yields an :class:`OutputSet` whose ``staging`` folder receives the files. On success a
+    manifest (:data:`MANIFEST`) is written and the staging folder is swapped into ``out``;
+    the previous set is removed (or, with ``force`` and files the tool did not write, moved
+    aside to ``<out>.replaced-<time>``). On failure the staging folder is deleted and ``out``
+    is left exactly as it was; after a kill the staging folder stays, marked by
+    :data:`INCOMPLETE_MARKER`.
+
+    Raises
+    ------
+    UsageError
+        See :func:`check_output_target`.
+    EnvironmentFailure
+        The parent folder cannot be created or written.
+    """
+    target = Path(out)
+    inputs = list(inputs)
+    check_output_target(target, inputs=inputs, force=force)
+    parent = target.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name[:60]}.incomplete-"))
+    except OSError as exc:
+        raise EnvironmentFailure(f"Cannot write the output folder {target}: {exc.strerror} "
+                                 f"({parent}). Check the path and its permissions.") from None
+    os.chmod(staging, 0o777 & ~_umask())
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    (staging / INCOMPLETE_MARKER).write_text(
+        f"This folder is an unfinished run of `outcomes {command}` started at {started} "
+        f"(process {os.getpid()}). It was stopped before it finished: do not use these files; "
+        "delete the folder and run the command again.\n", encoding="utf-8")
+    try:
+        yield OutputSet(target=target, staging=staging)
+        (staging / INCOMPLETE_MARKER).unlink()
+        _write_manifest(staging, command)
+        _swap_into_place(staging, target, force=force)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _swap_into_place(staging: Path, target: Path, *, force: bool) -> None:
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    listed, present = _tool_files(target)
+    foreign = present if listed is None else [p for p in present if p not in listed]
+    if foreign and force:  # keep what the tool did not write: move the old folder aside, whole
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        aside = target.with_name(f"{target.name}.replaced-{stamp}")
+        os.rename(target, aside)
+        os.rename(staging, target)
+        print(f"outcomes: the previous contents of {target} were moved to {aside}.", file=sys.stderr)
+        return
+    if _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous set
+        return
+    old = target.with_name(f".{target.name[:60]}.previous-{os.getpid()}")
+    os.rename(target, old)
+    os.rename(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def output_path(out_dir: Path, name: str) -> Path:
+    """``out_dir / name`` for a name built from validated codes, refusing anything that escapes."""
+    if not _SAFE_NAME.match(name) or name in (".", ".."):
+        raise ValueError(f"unsafe output file name {name!r}")
+    target = (out_dir / name).resolve()
+    if target.parent != out_dir.resolve():
+        raise ValueError(f"output file {name!r} would leave {out_dir}")
+    return target
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Open a temporary file beside ``path`` for writing; on success it replaces ``path``.
+
+    A reader never sees a half-written file, and a failure leaves the old file (if any) as it was.
+    The new file gets the usual permissions (0666 less the umask), not mkstemp's 0600.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix ``'`` to text cells a spreadsheet would run as a formula (OWASP CSV injection).
+
+    Plain numbers such as ``-3`` are left alone. Returns a new frame.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        text = s.astype(str)
+        risky = text.str.startswith(_FORMULA_START).fillna(False) & ~text.str.match(
+            _PLAIN_NUMBER).fillna(False)
+        risky &= s.notna()
+        if risky.any():
+            out[col] = s.where(~risky, "'" + text)
+    return out
+
+
+def _iso(s: pd.Series, unit: str) -> pd.Series:
+    values = s.to_numpy(dtype=f"datetime64[{unit}]")
+    text = np.datetime_as_string(values, unit=unit)
+    return pd.Series(np.where(np.isnat(values), "", text), index=s.index, dtype=object)
+
+
+def frame_to_csv_text(frame: pd.DataFrame, *, date_columns: tuple[str, ...] = (),
+                      datetime_columns: tuple[str, ...] = ()) -> str:
+    """CSV text with ISO dates, ``true``/``false`` booleans and formulas neutralised."""
+    out = neutralise_formulas(frame)
+    for col in out.columns:
+        if col in date_columns:
+            out[col] = _iso(out[col], "D")
+        elif col in datetime_columns:
+            out[col] = _iso(out[col], "s")
+        elif pd.api.types.is_bool_dtype(out[col].dtype):
+            out[col] = out[col].map({True: "true", False: "false"}).astype(object)
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, lineterminator="\n", float_format="%.15g")
+    return buf.getvalue()
