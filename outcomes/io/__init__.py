@@ -1,6 +1,7 @@
 """Reading, validating and writing glide-program exports."""
 
 from .dataset import Dataset, load_dataset
+from .description import DatasetDescription, DeclaredOutcome, RowFilter, TimeAxis, load_description
 from .errors import EXIT_DATA_PROBLEMS, EXIT_OK, EXIT_USAGE, FileRejected, OutcomesError, UsageError
 from .readers import ColumnMap, ReadResult, load_column_map, read_export
 from .report import validation_document, validation_html, validation_text, write_validation
@@ -16,16 +17,21 @@ __all__ = [
     "SCHEMA_DIR",
     "ColumnMap",
     "Dataset",
+    "DatasetDescription",
+    "DeclaredOutcome",
     "ExportResult",
     "Field",
     "FileRejected",
     "OutcomesError",
     "ReadResult",
+    "RowFilter",
     "TableSchema",
+    "TimeAxis",
     "UsageError",
     "check_links",
     "load_column_map",
     "load_dataset",
+    "load_description",
     "load_schema",
     "load_schemas",
     "read_export",

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from .dates import DateOrder
+from .description import DatasetDescription, TimeAxis, find_description, load_description
 from .errors import FileRejected, UsageError
 from .readers import SUFFIXES, ColumnMap, find_export, load_column_map, read_export
 from .schema import EXPORTS, REQUIRED_EXPORTS, TableSchema, load_schemas
@@ -34,12 +35,30 @@ class Dataset:
         The options used (date order, grace days, column map).
     notes : list of str
         Dataset-level remarks (e.g. links not checked because patients was rejected).
+    description : DatasetDescription or None
+        The ``dataset.toml`` read (None: the folder was read as the four exports).
+    outcomes : OutcomeRegistry
+        The outcomes this dataset can hold (built-ins and declared), with labels and directions.
+    time : TimeAxis
+        The time axis (unit "date" unless the description says otherwise).
+    covariates : dict
+        Declared covariates: column → "numeric" or "categorical".
     """
 
     folder: Path
     exports: dict[str, ExportResult]
     options: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    description: DatasetDescription | None = None
+    outcomes: Any = None
+    time: TimeAxis = field(default_factory=TimeAxis)
+    covariates: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.outcomes is None:
+            from ..measures.instruments import BUILTIN_OUTCOMES
+
+            self.outcomes = BUILTIN_OUTCOMES
 
     @property
     def ok(self) -> bool:
@@ -70,6 +89,7 @@ class Dataset:
                 "accepted": r.accepted,
                 "quarantined": r.quarantined,
                 "blank_skipped": r.blank_skipped,
+                "filtered": dict(getattr(r, "filtered", {})),
                 "reconciles": r.reconciles,
                 "detected": r.detected,
                 "renamed_columns": r.renamed,
@@ -119,6 +139,7 @@ def load_dataset(
     date_order: DateOrder | None = None,
     grace_days: int = 14,
     schemas: dict[str, TableSchema] | None = None,
+    description: str | os.PathLike[str] | DatasetDescription | None = None,
 ) -> Dataset:
     """Read and validate the exports in ``folder``.
 
@@ -135,6 +156,11 @@ def load_dataset(
         settle are quarantined.
     grace_days : int
         Days after ``discharged_on`` still accepted for sessions and assessments.
+    description : path or DatasetDescription, optional
+        A ``dataset.toml`` (DESIGN.md §2a) saying how to read the data: layout
+        ``exports``, ``long`` or ``wide``, names, recodes, filters, time axis,
+        declared outcomes and covariates. Default: ``folder/dataset.toml`` when it
+        exists, else the four exports as they are.
 
     Returns
     -------
@@ -157,12 +183,28 @@ def load_dataset(
     if not isinstance(grace_days, int) or grace_days < 0:
         raise UsageError(f"grace_days must be a whole number of days ≥ 0, not {grace_days!r}.")
     schemas = schemas or load_schemas()
+    desc = _description(root, description, schemas)
+    if desc is not None and columns is not None:
+        raise UsageError(f"{desc.label} describes this dataset, so --columns is not used with it: put the "
+                         "mapping in its [columns] and [values] tables (or give no description).")
+    if desc is not None:
+        from .layouts import extend_schemas
+
+        schemas = extend_schemas(schemas, desc)
+        if desc.layout == "exports" and (desc.columns or desc.values):
+            columns = ColumnMap(columns={"*": {src: dst for dst, src in desc.columns.items()}},
+                                values={"*": desc.values}, path=str(desc.path))
     cmap = columns if isinstance(columns, ColumnMap) or columns is None else load_column_map(columns, schemas)
     options = {"date_order": date_order or "infer", "grace_days": grace_days,
-               "columns": None if cmap is None else cmap.path}
+               "columns": None if cmap is None else cmap.path,
+               "description": None if desc is None else desc.to_dict()}
     results: dict[str, ExportResult] = {}
     notes: list[str] = []
-    for name in EXPORTS:
+    if desc is not None and desc.layout != "exports":
+        from .layouts import read_declared
+
+        results, notes = read_declared(desc, schemas, date_order=date_order)
+    for name in EXPORTS if not results else ():
         path = find_export(root, name)
         if path is None:
             odd = sorted(p.name for p in root.iterdir()
@@ -190,4 +232,21 @@ def load_dataset(
                      "because the patients export could not be used.")
     else:
         check_links(results, grace_days=grace_days)
-    return Dataset(folder=root, exports=results, options=options, notes=notes)
+    extra: dict[str, Any] = {}
+    if desc is not None:
+        from ..measures.instruments import BUILTIN_OUTCOMES
+
+        extra = {"description": desc, "outcomes": BUILTIN_OUTCOMES.declare(desc.outcomes), "time": desc.time,
+                 "covariates": dict(desc.covariates)}
+    return Dataset(folder=root, exports=results, options=options, notes=notes, **extra)
+
+
+def _description(root: Path, given: str | os.PathLike[str] | DatasetDescription | None,
+                 schemas: dict[str, TableSchema]) -> DatasetDescription | None:
+    """The description given, else ``root/dataset.toml`` when it exists, else None."""
+    if isinstance(given, DatasetDescription):
+        return given
+    if given is not None:
+        return load_description(given, schemas=schemas)
+    found = find_description(root)
+    return None if found is None else load_description(found, schemas=schemas)

@@ -9,18 +9,23 @@ Scales and rules come from ``DOMAIN.md`` and `outcomes.config`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..config import DEFAULT_OPTIONS, Options
+from ..config import DEFAULT_INSTRUMENTS, DEFAULT_OPTIONS, InstrumentSpec, Options, ResponderRule
 from ._checks import _check_dates, _check_frame, _check_options
 
 __all__ = [
+    "BUILTIN_OUTCOMES",
     "ODI_ITEMS",
+    "OutcomeRegistry",
+    "OutcomeSpec",
     "PGIC_LABELS",
     "odi_score",
     "pgic_category",
@@ -377,3 +382,194 @@ def score_assessments(assessments: pd.DataFrame, *, options: Options = DEFAULT_O
     if flags:
         out["red_flag"] = _red_flag(assessments, flags).array
     return pd.DataFrame(out, index=pd.RangeIndex(len(assessments)))
+
+
+# ---------------------------------------------------------- outcome registry
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    """One outcome's vocabulary: what it is called, its scale and which way is better.
+
+    Parameters
+    ----------
+    name : str
+        The column in the assessments (a model term).
+    label : str
+        What reports call it (titles, tables), never the code.
+    unit : str
+        The unit shown beside values.
+    low, high : float or None
+        The scale's range (values outside are quarantined on load); None = open.
+    higher_is_better : bool
+        Direction: responders, worsening flags and "better"/"worse" follow it.
+    integer : bool
+        Whole numbers only.
+    mcid : float or None
+        Minimal important change in the outcome's units (default responder rule and
+        report bands); None when unknown.
+    builtin : bool
+        One of the outcomes of the data contract (DESIGN.md §2).
+    """
+
+    name: str
+    label: str
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    higher_is_better: bool = False
+    integer: bool = False
+    mcid: float | None = None
+    builtin: bool = False
+
+    @property
+    def range_text(self) -> str:
+        """``0–10``, ``at least 0`` or ``any value``."""
+        if self.low is not None and self.high is not None:
+            return f"{_fmt(self.low)}–{_fmt(self.high)}"
+        if self.low is not None:
+            return f"at least {_fmt(self.low)}"
+        if self.high is not None:
+            return f"at most {_fmt(self.high)}"
+        return "any value"
+
+    @property
+    def direction_text(self) -> str:
+        """``higher is better`` or ``lower is better``."""
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+    def instrument(self, base: InstrumentSpec | None = None) -> InstrumentSpec:
+        """The :class:`~outcomes.config.InstrumentSpec` the measures use for this outcome.
+
+        A built-in instrument (``base``) keeps its responder rule and reliability, with
+        ``mcid`` (when it differs) as the rule's points; a declared outcome gets the rule
+        "improved by at least ``mcid``" (no rule without an mcid: responders are then not
+        classified) and no reliability (NaN: no reliable change index).
+        """
+        if base is not None:
+            rule = base.responder
+            if self.mcid is not None and self.mcid != rule.points:
+                rule = replace(rule, points=self.mcid)
+            return replace(base, label=self.label, unit=self.unit or base.unit, responder=rule)
+        return InstrumentSpec(
+            name=self.name, column=self.name, label=self.label, unit=self.unit,
+            low=-math.inf if self.low is None else self.low, high=math.inf if self.high is None else self.high,
+            higher_is_worse=not self.higher_is_better,
+            responder=ResponderRule(points=self.mcid) if self.mcid is not None else ResponderRule(),
+            reliability=math.nan, reliability_source="not known for a declared outcome",
+            responder_source=("improved by at least the declared mcid" if self.mcid is not None
+                              else "no responder rule: the outcome declares no mcid"))
+
+
+def _builtin_specs() -> tuple[OutcomeSpec, ...]:
+    def from_instrument(name: str) -> OutcomeSpec:
+        spec = DEFAULT_INSTRUMENTS[name]
+        return OutcomeSpec(name=name, label=spec.label, unit=spec.unit, low=spec.low, high=spec.high,
+                           higher_is_better=not spec.higher_is_worse, integer=name != "odi",
+                           mcid=spec.responder.points, builtin=True)
+
+    return (
+        from_instrument("leg_pain"),
+        from_instrument("back_pain"),
+        OutcomeSpec("numbness", "Numbness", "NRS 0-10", 0, 10, False, True, None, True),
+        from_instrument("odi"),
+        from_instrument("rmdq"),
+        OutcomeSpec("pgic", "Patient Global Impression of Change", "1-7 (1 = very much improved)", 1, 7,
+                    False, True, None, True),
+        OutcomeSpec("slr_deg", "Straight-leg raise", "degrees", 0, 120, True, False, None, True),
+    )
+
+
+@dataclass(frozen=True)
+class OutcomeRegistry:
+    """The outcomes a dataset can hold, in order: the one vocabulary of outcome names.
+
+    Built-in outcomes come first (:data:`BUILTIN_OUTCOMES`), then those a dataset
+    description declares (``[outcomes.NAME]``, DESIGN.md §2a). Downstream code
+    reads an outcome's label and direction here, never from a list of its own.
+
+    Examples
+    --------
+    >>> reg = BUILTIN_OUTCOMES
+    >>> reg.label("odi"), reg.higher_is_better("slr_deg")
+    ('Oswestry Disability Index', True)
+    """
+
+    specs: tuple[OutcomeSpec, ...] = ()
+
+    def __contains__(self, name: object) -> bool:
+        return any(s.name == name for s in self.specs)
+
+    def __getitem__(self, name: str) -> OutcomeSpec:
+        for s in self.specs:
+            if s.name == name:
+                return s
+        raise KeyError(f"{name!r} is not an outcome; known outcomes: {', '.join(self.names)}")
+
+    def __iter__(self) -> Iterator[OutcomeSpec]:
+        return iter(self.specs)
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.specs)
+
+    @property
+    def declared(self) -> tuple[str, ...]:
+        """Names of the outcomes that are not built in."""
+        return tuple(s.name for s in self.specs if not s.builtin)
+
+    def get(self, name: str) -> OutcomeSpec | None:
+        return next((s for s in self.specs if s.name == name), None)
+
+    def label(self, name: str) -> str:
+        """The outcome's label (the name itself for a column that is not a known outcome)."""
+        spec = self.get(name)
+        return spec.label if spec is not None else name
+
+    def higher_is_better(self, name: str) -> bool:
+        """The outcome's direction; KeyError for an unknown outcome (never a guess)."""
+        return self[name].higher_is_better
+
+    def present(self, columns: Iterable[str]) -> tuple[str, ...]:
+        """Names of the outcomes among ``columns``, in registry order."""
+        have = set(columns)
+        return tuple(n for n in self.names if n in have)
+
+    def declare(self, declared: Iterable[Any]) -> "OutcomeRegistry":
+        """A registry with ``declared`` (``DeclaredOutcome`` of a description) added or, for a
+        built-in, its label, unit and mcid updated."""
+        specs = {s.name: s for s in self.specs}
+        for d in declared:
+            old = specs.get(d.name)
+            if old is not None and old.builtin:
+                specs[d.name] = replace(old, label=d.label or old.label, unit=d.unit or old.unit,
+                                        mcid=old.mcid if d.mcid is None else float(d.mcid))
+                continue
+            specs[d.name] = OutcomeSpec(
+                name=d.name, label=d.label or d.name, unit=d.unit or "",
+                low=None if d.min is None else float(d.min), high=None if d.max is None else float(d.max),
+                higher_is_better=bool(d.higher_is_better), integer=bool(d.integer),
+                mcid=None if d.mcid is None else float(d.mcid), builtin=False)
+        return OutcomeRegistry(tuple(specs.values()))
+
+    def instruments(self, base: dict[str, InstrumentSpec] | None = None) -> dict[str, InstrumentSpec]:
+        """``base`` (default the configured instruments) with every declared outcome added and every
+        built-in's label, unit and mcid from this registry."""
+        base = dict(DEFAULT_INSTRUMENTS if base is None else base)
+        out = {}
+        for name, inst in base.items():
+            spec = self.get(name)
+            out[name] = inst if spec is None else spec.instrument(inst)
+        for spec in self.specs:
+            if not spec.builtin and spec.name not in out:
+                out[spec.name] = spec.instrument()
+        return out
+
+
+#: The outcomes of the data contract (DESIGN.md §2) with their scales and directions:
+#: NRS 0-10 (Farrar et al. 2001), ODI 0-100 (Fairbank & Pynsent 2000), RMDQ 0-24
+#: (Roland & Fairbank 2000), PGIC 1-7 (Hurst & Bolton 2004), straight-leg raise in degrees.
+BUILTIN_OUTCOMES = OutcomeRegistry(_builtin_specs())

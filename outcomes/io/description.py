@@ -1,0 +1,600 @@
+"""Dataset descriptions: ``dataset.toml`` says once how to read an export into the contract.
+
+A description (DESIGN.md §2a) names the layout of the data (``exports``: the
+four contract files; ``long``: one file, a row per patient and time; ``wide``:
+one file, a row per patient), the file, extra spellings of missing values, the
+columns that hold contract fields, value recodes, row filters, the time axis,
+declared outcomes and typed covariates. :func:`load_description` parses and
+checks one without reading the data; :func:`check_columns` checks it against a
+file's column names. Every mistake is a :class:`~outcomes.io.errors.UsageError`
+(exit code 2) naming the file, the key and what is allowed, with the closest
+valid name; all mistakes in a file are reported together.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .schema import TableSchema, load_schemas
+
+__all__ = [
+    "DESCRIPTION_FILE",
+    "LAYOUTS",
+    "TIME_UNITS",
+    "UNIT_DAYS",
+    "DatasetDescription",
+    "DeclaredOutcome",
+    "RowFilter",
+    "TimeAxis",
+    "check_columns",
+    "find_description",
+    "load_description",
+    "parse_description",
+]
+
+#: The name of a description found automatically in a data folder.
+DESCRIPTION_FILE = "dataset.toml"
+#: Layouts a description may declare.
+LAYOUTS: tuple[str, ...] = ("exports", "long", "wide")
+#: Time units: "date" reads enrolled_on / assessed_on; the others a time since enrolment.
+TIME_UNITS: tuple[str, ...] = ("date", "minute", "hour", "day", "week", "month", "visit")
+#: Length of one unit in days ("visit": a visit counts as one week, so week = visit number;
+#: "month": 30.4375 days, the mean Gregorian month).
+UNIT_DAYS: dict[str, float] = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
+                               "month": 30.4375, "visit": 7.0}
+_COVARIATE_KINDS = ("numeric", "categorical")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+_SECTIONS = ("source", "columns", "values", "filter", "time", "outcomes", "covariates")
+_SOURCE_KEYS = ("layout", "file", "sheet", "missing")
+_FILTER_KEYS = ("column", "keep", "drop", "at_least", "at_most", "not_missing")
+_TIME_KEYS = ("unit", "column", "visits")
+_OUTCOME_KEYS = ("label", "unit", "min", "max", "higher_is_better", "integer", "mcid", "column", "columns",
+                 "baseline_column")
+#: Keys a built-in outcome may not change: its scale and direction are fixed by its instrument.
+_FIXED_FOR_BUILTINS = ("min", "max", "higher_is_better", "integer")
+#: Columns of the assessments contract that are not outcomes.
+_NOT_OUTCOMES = ("patient_id", "assessed_on", "time", "week", "day", "week_index", "schedule")
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Keep a row only when its ``column`` passes every condition given.
+
+    ``keep`` / ``drop`` compare a value equal as text or as a number (``1`` matches
+    ``"1"`` and ``"1.0"``); ``at_least`` / ``at_most`` compare numbers (a value that
+    is missing or not a number fails them); ``not_missing`` drops missing values.
+    """
+
+    column: str
+    keep: tuple[Any, ...] | None = None
+    drop: tuple[Any, ...] | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+    not_missing: bool = False
+
+    @property
+    def text(self) -> str:
+        """The filter as a person reads it, e.g. ``is_patient in [1]``."""
+        bits = []
+        if self.keep is not None:
+            bits.append(f"{self.column} in {_show(list(self.keep))}")
+        if self.drop is not None:
+            bits.append(f"{self.column} not in {_show(list(self.drop))}")
+        if self.at_least is not None:
+            bits.append(f"{self.column} ≥ {self.at_least:g}")
+        if self.at_most is not None:
+            bits.append(f"{self.column} ≤ {self.at_most:g}")
+        if self.not_missing:
+            bits.append(f"{self.column} not missing")
+        return " and ".join(bits)
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """The time axis: ``unit`` (see :data:`TIME_UNITS`), the long file's ``column``, and
+    ``visits`` (visit code → time since enrolment in ``unit``), when given."""
+
+    unit: str = "date"
+    column: str | None = None
+    visits: tuple[tuple[str, float], ...] | None = None
+
+    @property
+    def dated(self) -> bool:
+        """True when time comes from dates (enrolled_on / assessed_on)."""
+        return self.unit == "date"
+
+    @property
+    def days(self) -> float:
+        """One unit in days (:data:`UNIT_DAYS`); NaN for dates."""
+        return UNIT_DAYS.get(self.unit, math.nan)
+
+    def to_weeks(self, value: float) -> float:
+        """``value`` in ``unit`` as weeks since enrolment."""
+        return value * self.days / 7.0
+
+
+@dataclass(frozen=True)
+class DeclaredOutcome:
+    """An ``[outcomes.NAME]`` table: an outcome's scale and where its values are.
+
+    ``min``/``max``/``higher_is_better``/``integer`` are None for a built-in outcome
+    (its instrument fixes them). ``columns`` (wide) maps a column to a time in the
+    description's unit; ``column`` (long) is the column holding it (default: NAME).
+    """
+
+    name: str
+    label: str | None = None
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    higher_is_better: bool | None = None
+    integer: bool | None = None
+    mcid: float | None = None
+    column: str | None = None
+    columns: tuple[tuple[str, float], ...] | None = None
+    baseline_column: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetDescription:
+    """A parsed, checked ``dataset.toml`` (DESIGN.md §2a); every field optional.
+
+    Attributes
+    ----------
+    path : Path or None
+        The description file (None when built in code).
+    layout : {"exports", "long", "wide"}
+    file : Path or None
+        The long or wide file, resolved against the description's folder.
+    sheet : str or None
+        The sheet of an ``.xlsx`` file.
+    missing : tuple of str
+        Spellings of a missing value on top of the schemas' usual ones.
+    columns : dict
+        Contract name → the file's column name.
+    values : dict
+        Column (after renaming) → {code: value}.
+    filters : tuple of RowFilter
+    time : TimeAxis
+    outcomes : tuple of DeclaredOutcome
+    covariates : dict
+        Column (after renaming) → ``"numeric"`` or ``"categorical"``.
+    """
+
+    path: Path | None = None
+    layout: str = "exports"
+    file: Path | None = None
+    sheet: str | None = None
+    missing: tuple[str, ...] = ()
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    filters: tuple[RowFilter, ...] = ()
+    time: TimeAxis = field(default_factory=TimeAxis)
+    outcomes: tuple[DeclaredOutcome, ...] = ()
+    covariates: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path is not None else "dataset description"
+
+    def outcome(self, name: str) -> DeclaredOutcome | None:
+        return next((o for o in self.outcomes if o.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary, for provenance."""
+        return {
+            "path": None if self.path is None else str(self.path), "layout": self.layout,
+            "file": None if self.file is None else str(self.file), "sheet": self.sheet,
+            "missing": list(self.missing), "columns": dict(self.columns), "values": self.values,
+            "filters": [f.text for f in self.filters],
+            "time": {"unit": self.time.unit, "column": self.time.column,
+                     "visits": None if self.time.visits is None else dict(self.time.visits)},
+            "outcomes": [o.name for o in self.outcomes], "covariates": dict(self.covariates),
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _show(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except TypeError:
+        return repr(value)
+
+
+def _suggest(name: str, allowed: list[str] | tuple[str, ...]) -> str:
+    """`` Did you mean "x"?`` for the closest of ``allowed`` (difflib), else ``""``."""
+    close = difflib.get_close_matches(name, [str(a) for a in allowed], n=1, cutoff=0.6)
+    if not close:
+        low = {str(a).lower(): str(a) for a in allowed}
+        if name.lower() in low:
+            close = [low[name.lower()]]
+    return f" Did you mean {_show(close[0])}?" if close else ""
+
+
+def _listing(allowed: list[str] | tuple[str, ...], limit: int = 40) -> str:
+    names = [str(a) for a in allowed]
+    more = f" … ({len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class _Problems:
+    """Every mistake in one file, raised together."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.items: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.items.append(f"{self.where}: {text}")
+
+    def unknown(self, table: dict[str, Any], allowed: tuple[str, ...], section: str) -> None:
+        for key in table:
+            if key not in allowed:
+                self.add(f"{section}: unknown key {_show(key)}.{_suggest(key, allowed)} "
+                         f"Allowed keys: {', '.join(allowed)}.")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise UsageError("\n".join(dict.fromkeys(self.items)))
+
+
+def _contract_fields(schemas: dict[str, TableSchema], layout: str) -> list[str]:
+    names = ["patients", "assessments"] if layout != "exports" else list(schemas)
+    return list(dict.fromkeys(f for n in names for f in schemas[n].field_names))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def find_description(folder: str | os.PathLike[str]) -> Path | None:
+    """``folder/dataset.toml`` when it exists (a file), else None."""
+    path = Path(folder) / DESCRIPTION_FILE
+    return path if path.is_file() else None
+
+
+def load_description(path: str | os.PathLike[str], *, schemas: dict[str, TableSchema] | None = None
+                     ) -> DatasetDescription:
+    """Read and check a ``dataset.toml``.
+
+    Raises
+    ------
+    UsageError
+        The file is missing or not TOML (with the line), or has unknown keys,
+        values of the wrong type, or inconsistent tables; every problem is listed.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / DESCRIPTION_FILE
+    if not path.is_file():
+        raise UsageError(f"Dataset description {path} does not exist; `outcomes describe DATA --write {path}` "
+                         "writes a starter from the data.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Dataset description {path} cannot be read as UTF-8 text: {exc}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}.") from None
+    return parse_description(data, path=path, schemas=schemas)
+
+
+def parse_description(data: dict[str, Any], *, path: Path | None = None,
+                      schemas: dict[str, TableSchema] | None = None) -> DatasetDescription:
+    """Check a description already parsed from TOML (see :func:`load_description`)."""
+    schemas = schemas or load_schemas()
+    where = str(path) if path is not None else "dataset description"
+    problems = _Problems(where)
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: a description is a TOML document of tables.")
+    problems.unknown(data, _SECTIONS, "top level")
+    source = _table(data, "source", problems)
+    problems.unknown(source, _SOURCE_KEYS, "[source]")
+    layout = source.get("layout", "exports")
+    if layout not in LAYOUTS:
+        hint = (" REDCap and ADaM exports are not read by this version; export a long CSV instead."
+                if layout in ("redcap", "adam") else _suggest(str(layout), LAYOUTS))
+        problems.add(f"[source] layout = {_show(layout)} is not a layout.{hint} Layouts: {', '.join(LAYOUTS)}.")
+        layout = "exports"
+    file = None
+    if "file" in source:
+        if not isinstance(source["file"], str) or not source["file"].strip():
+            problems.add(f"[source] file must be a file name in quotes, got {_show(source['file'])}.")
+        else:
+            base = path.parent if path is not None else Path(".")
+            file = (base / source["file"]).resolve() if not Path(source["file"]).is_absolute() \
+                else Path(source["file"])
+    if layout in ("long", "wide") and "file" not in source:
+        problems.add(f"[source] layout = {_show(layout)} needs file = \"...\" (the {layout} file, relative to "
+                     "this description).")
+    if layout == "exports" and "file" in source:
+        problems.add("[source] file is only for layout \"long\" or \"wide\"; the exports layout reads "
+                     "patients, assessments, sessions and prescriptions from the folder.")
+    sheet = source.get("sheet")
+    if sheet is not None and (not isinstance(sheet, str) or not sheet.strip()):
+        problems.add(f"[source] sheet must be a sheet name in quotes, got {_show(sheet)}.")
+    missing = source.get("missing", [])
+    if not isinstance(missing, list) or not all(isinstance(m, str) for m in missing):
+        problems.add(f"[source] missing must be a list of texts, e.g. [\"NaN\", \"<undefined>\"], "
+                     f"got {_show(missing)}.")
+        missing = []
+
+    fields = _contract_fields(schemas, layout)
+    columns = _table(data, "columns", problems)
+    for key, value in columns.items():
+        if key not in fields:
+            problems.add(f"[columns]: {_show(key)} is not a contract column.{_suggest(key, fields)} "
+                         f"Keys are contract names (contract name = your column): {_listing(fields)}.")
+        if not isinstance(value, str) or not value.strip():
+            problems.add(f"[columns] {key} must be the name of your column in quotes, got {_show(value)}.")
+    if len(set(columns.values())) < len(columns):
+        twice = sorted({v for v in columns.values() if list(columns.values()).count(v) > 1})
+        problems.add(f"[columns] maps the column {_show(twice[0])} to more than one contract name; "
+                     "give each column one name.")
+
+    values: dict[str, dict[str, str]] = {}
+    for col, mapping in _table(data, "values", problems).items():
+        if not isinstance(mapping, dict):
+            problems.add(f"[values.{col}] must be a table of code = value, e.g. \"1\" = \"female\".")
+            continue
+        bad = [k for k, v in mapping.items() if not isinstance(v, (str, int, float)) or isinstance(v, bool)]
+        if bad:
+            problems.add(f"[values.{col}] {_show(bad[0])} must map to a text or a number.")
+        values[col] = {str(k): _as_text(v) for k, v in mapping.items()}
+
+    filters = _filters(data.get("filter", []), problems)
+    time = _time(_table(data, "time", problems), layout, problems)
+    outcomes = _outcomes(_table(data, "outcomes", problems), layout, schemas, problems)
+    covariates = {}
+    for name, kind in _table(data, "covariates", problems).items():
+        if kind not in _COVARIATE_KINDS:
+            problems.add(f"[covariates] {name} = {_show(kind)} is not allowed; use \"numeric\" or \"categorical\".")
+        elif not name.isidentifier():
+            problems.add(f"[covariates] {_show(name)} cannot be a covariate name: models need letters, digits "
+                         "and '_' only. Rename the column in the file.")
+        elif name in ("patient_id", "schedule"):
+            problems.add(f"[covariates] {name} cannot be a covariate: the arm is always in the model and the "
+                         "patient id is not a covariate.")
+        else:
+            covariates[name] = kind
+    if layout == "wide" and time.dated:
+        problems.add("[source] layout = \"wide\" needs [time] unit (minute, hour, day, week, month or visit): "
+                     "each outcome's columns map a column to a time in that unit.")
+    if layout == "exports" and filters:
+        problems.add("[[filter]] is for layout \"long\" or \"wide\"; filter exports at the source.")
+    if not time.dated and layout == "exports":
+        problems.add(f"[time] unit = {_show(time.unit)} needs layout \"long\" or \"wide\": the exports layout "
+                     "is dated (enrolled_on / assessed_on).")
+    problems.raise_if_any()
+    return DatasetDescription(path=path, layout=layout, file=file, sheet=sheet, missing=tuple(missing),
+                              columns=dict(columns), values=values, filters=filters, time=time,
+                              outcomes=outcomes, covariates=covariates)
+
+
+def _as_text(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _table(data: dict[str, Any], key: str, problems: _Problems) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        problems.add(f"[{key}] must be a table (a [{key}] header followed by key = value lines), "
+                     f"got {_show(value)}.")
+        return {}
+    return value
+
+
+def _filters(raw: Any, problems: _Problems) -> tuple[RowFilter, ...]:
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        problems.add("filters are written as [[filter]] tables, one per filter.")
+        return ()
+    out = []
+    for i, t in enumerate(raw, start=1):
+        label = f"[[filter]] #{i}"
+        before = len(problems.items)
+        problems.unknown(t, _FILTER_KEYS, label)
+        column = t.get("column")
+        if not isinstance(column, str) or not column.strip():
+            problems.add(f"{label}: column = \"...\" is required (the column the filter tests).")
+        conditions = [k for k in _FILTER_KEYS[1:] if k in t]
+        if not conditions:
+            problems.add(f"{label}: give a condition: keep = [...], drop = [...], at_least = x, at_most = y "
+                         "or not_missing = true.")
+        for k in ("keep", "drop"):
+            if k in t and (not isinstance(t[k], list) or not t[k]
+                           or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in t[k])):
+                problems.add(f"{label}: {k} must be a non-empty list of values, e.g. [1] or [\"yes\"], "
+                             f"got {_show(t[k])}.")
+        for k in ("at_least", "at_most"):
+            if k in t and not _number(t[k]):
+                problems.add(f"{label}: {k} must be a number, got {_show(t[k])}.")
+        if "not_missing" in t and not isinstance(t["not_missing"], bool):
+            problems.add(f"{label}: not_missing must be true or false, got {_show(t['not_missing'])}.")
+        if len(problems.items) > before:
+            continue
+        out.append(RowFilter(column=column, keep=tuple(t["keep"]) if "keep" in t else None,
+                             drop=tuple(t["drop"]) if "drop" in t else None,
+                             at_least=t.get("at_least"), at_most=t.get("at_most"),
+                             not_missing=bool(t.get("not_missing", False))))
+    return tuple(out)
+
+
+def _time(t: dict[str, Any], layout: str, problems: _Problems) -> TimeAxis:
+    problems.unknown(t, _TIME_KEYS, "[time]")
+    unit = t.get("unit", "date")
+    if unit not in TIME_UNITS:
+        problems.add(f"[time] unit = {_show(unit)} is not a unit.{_suggest(str(unit), TIME_UNITS)} "
+                     f"Units: {', '.join(TIME_UNITS)}.")
+        unit = "date"
+    column = t.get("column")
+    if column is not None and (not isinstance(column, str) or not column.strip()):
+        problems.add(f"[time] column must be a column name in quotes, got {_show(column)}.")
+        column = None
+    if unit != "date" and layout == "long" and column is None:
+        problems.add(f"[time] unit = {_show(unit)} in a long file needs column = \"...\": the column holding "
+                     "the time since enrolment (or the visit code).")
+    if unit == "date" and column is not None:
+        problems.add("[time] column is for a time since enrolment; with unit = \"date\" map assessed_on in "
+                     "[columns] instead.")
+    visits = None
+    if "visits" in t:
+        raw = t["visits"]
+        if not isinstance(raw, dict) or not raw or not all(_number(v) for v in raw.values()):
+            problems.add("[time.visits] must map each visit code to its time since enrolment in the unit, "
+                         f"e.g. \"1\" = 0, \"2\" = 4; got {_show(raw)}.")
+        else:
+            visits = tuple((str(k), float(v)) for k, v in raw.items())
+            times = [v for _, v in visits]
+            if len(set(times)) < len(times):
+                problems.add("[time.visits] gives two visit codes the same time; give each visit its own time.")
+        if unit == "date":
+            problems.add("[time.visits] needs a time unit (e.g. unit = \"visit\" or \"week\"), not dates.")
+    return TimeAxis(unit=unit, column=column, visits=visits)
+
+
+def _outcomes(raw: dict[str, Any], layout: str, schemas: dict[str, TableSchema],
+              problems: _Problems) -> tuple[DeclaredOutcome, ...]:
+    from ..measures.instruments import BUILTIN_OUTCOMES
+
+    out = []
+    patient_fields = set(schemas["patients"].field_names)
+    for name, t in raw.items():
+        label = f"[outcomes.{name}]"
+        if not isinstance(t, dict):
+            problems.add(f"{label} must be a table of keys ({', '.join(_OUTCOME_KEYS)}).")
+            continue
+        before = len(problems.items)
+        problems.unknown(t, _OUTCOME_KEYS, label)
+        builtin = name in BUILTIN_OUTCOMES
+        if not _NAME.match(name):
+            problems.add(f"{label}: an outcome name is lower-case letters, digits and '_', starting with a "
+                         "letter (it becomes a column and a model term).")
+        elif name in _NOT_OUTCOMES or name in patient_fields:
+            problems.add(f"{label}: {name} is a contract column, not an outcome; give the outcome another name.")
+        if builtin:
+            fixed = [k for k in _FIXED_FOR_BUILTINS if k in t]
+            if fixed:
+                spec = BUILTIN_OUTCOMES[name]
+                problems.add(f"{label}: {name} is built in ({spec.range_text}, "
+                             f"{'higher' if spec.higher_is_better else 'lower'} is better), so "
+                             f"{', '.join(fixed)} cannot be changed; declare your measure under its own name.")
+        else:
+            if "higher_is_better" not in t:
+                problems.add(f"{label}: say which way is better: higher_is_better = true or false "
+                             "(responders, flags and reports follow it).")
+        for k in ("label", "unit", "column", "baseline_column"):
+            if k in t and (not isinstance(t[k], str) or not t[k].strip()):
+                problems.add(f"{label}: {k} must be a text in quotes, got {_show(t[k])}.")
+        for k in ("min", "max", "mcid"):
+            if k in t and not _number(t[k]):
+                problems.add(f"{label}: {k} must be a number, got {_show(t[k])}.")
+        for k in ("higher_is_better", "integer"):
+            if k in t and not isinstance(t[k], bool):
+                problems.add(f"{label}: {k} must be true or false, got {_show(t[k])}.")
+        if _number(t.get("min")) and _number(t.get("max")) and t["min"] >= t["max"]:
+            problems.add(f"{label}: min = {t['min']} must be below max = {t['max']}.")
+        if "mcid" in t and _number(t["mcid"]) and t["mcid"] <= 0:
+            problems.add(f"{label}: mcid is a size of improvement and must be > 0, got {t['mcid']}.")
+        columns = None
+        if "columns" in t:
+            c = t["columns"]
+            if layout != "wide":
+                problems.add(f"{label}: columns (column = time) is for layout \"wide\"; in a {layout} layout "
+                             "use column = \"...\".")
+            elif not isinstance(c, dict) or not c or not all(_number(v) for v in c.values()):
+                problems.add(f"{label}: columns must map each of your columns to its time, e.g. "
+                             f"{{ \"{name}.pre\" = 0, \"{name}.2m\" = 2 }}; got {_show(c)}.")
+            else:
+                columns = tuple((str(k), float(v)) for k, v in c.items())
+                times = [v for _, v in columns]
+                if len(set(times)) < len(times):
+                    problems.add(f"{label}: columns gives two columns the same time.")
+        if layout == "wide" and "columns" not in t and "baseline_column" not in t:
+            problems.add(f"{label}: a wide file needs columns = {{ \"your column\" = time, ... }} for "
+                         f"{name}.")
+        if "column" in t and layout == "wide":
+            problems.add(f"{label}: column is for a long file; a wide file uses columns = {{ ... }}.")
+        if len(problems.items) > before:
+            continue
+        out.append(DeclaredOutcome(
+            name=name, label=t.get("label"), unit=t.get("unit"),
+            min=None if builtin else t.get("min"), max=None if builtin else t.get("max"),
+            higher_is_better=None if builtin else t.get("higher_is_better"),
+            integer=None if builtin else t.get("integer", False), mcid=t.get("mcid"),
+            column=t.get("column"), columns=columns, baseline_column=t.get("baseline_column")))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- against a file
+
+
+def check_columns(description: DatasetDescription, header: list[str], *, file_label: str | None = None) -> None:
+    """Check every column the description names against a file's column names.
+
+    Raises
+    ------
+    UsageError
+        Naming each absent column, the closest column of the file and the columns it has.
+    """
+    problems = _Problems(description.label)
+    have = [str(h) for h in header]
+    where = file_label or (description.file.name if description.file else "the file")
+
+    def need(column: str, what: str) -> None:
+        if column not in have:
+            problems.add(f"{what} names the column {_show(column)}, which {where} does not have."
+                         f"{_suggest(column, have)} Its columns: {_listing(have)}.")
+
+    for key, col in description.columns.items():
+        need(col, f"[columns] {key}")
+    renamed = [_renamed(description, h) for h in have]
+    for i, f in enumerate(description.filters, start=1):
+        if f.column not in have and f.column not in description.columns:
+            need(f.column, f"[[filter]] #{i}")
+    if description.time.column is not None:
+        need(description.time.column, "[time] column")
+    for o in description.outcomes:
+        if description.layout == "long":
+            col = o.column or o.name
+            if col not in have and not (o.column is None and o.baseline_column is not None):
+                need(col, f"[outcomes.{o.name}] column" if o.column else
+                     f"[outcomes.{o.name}] (no column given, so its name)")
+        for col, _ in o.columns or ():
+            need(col, f"[outcomes.{o.name}] columns")
+        if o.baseline_column is not None:
+            need(o.baseline_column, f"[outcomes.{o.name}] baseline_column")
+    for col in description.values:
+        if col not in renamed:
+            problems.add(f"[values.{col}]: there is no column {_show(col)} (after renaming by [columns])."
+                         f"{_suggest(col, renamed)} Columns: {_listing(renamed)}.")
+    for col in description.covariates:
+        if col not in renamed:
+            problems.add(f"[covariates] {col}: there is no column {_show(col)} (after renaming by [columns])."
+                         f"{_suggest(col, renamed)} Columns: {_listing(renamed)}.")
+    problems.raise_if_any()
+
+
+def _renamed(description: DatasetDescription, column: str) -> str:
+    for contract, source in description.columns.items():
+        if source == column:
+            return contract
+    return column
