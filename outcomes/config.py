@@ -3,7 +3,10 @@
 Every threshold the measures, cohort, models and reports use lives here as a
 frozen dataclass field, so an analysis can be re-run with other values
 (``dataclasses.replace``) and its outputs can record exactly what was used.
-Sources are the references in ``DOMAIN.md``.
+Each default names its published source beside it; the visit schedule, the
+windows and the program's dose are the program's own conventions, documented
+here as such. Downstream code takes these values from here (or from the
+`Options` it was given) and never repeats them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ __all__ = [
     "SafetyThresholds",
     "DEFAULT_INSTRUMENTS",
     "DEFAULT_OPTIONS",
+    "DEFAULT_VISIT_WEEKS",
 ]
+
+#: Planned assessment weeks since enrolment: baseline, every two weeks to the endpoint
+#: (week 6, `Options.endpoint_week`), then follow-up at weeks 8 and 12. An endpoint at
+#: program end (week 4-6) is usual in trials of these outcomes; the ICHOM low back pain
+#: set adds 3, 6 and 12 months for longer follow-up.
+DEFAULT_VISIT_WEEKS: tuple[int, ...] = (0, 2, 4, 6, 8, 12)
 
 
 @dataclass(frozen=True)
@@ -96,7 +106,14 @@ DEFAULT_INSTRUMENTS: dict[str, InstrumentSpec] = {
 
 @dataclass(frozen=True)
 class SafetyThresholds:
-    """Stop-and-consult rules (DESIGN.md §5; DOMAIN.md "Safety")."""
+    """Stop-and-consult rules.
+
+    They turn the program's advice (stop and consult if pain becomes severe or
+    symptoms worsen) into thresholds: 8/10 or more is severe pain, and a rise of
+    2 points is the NRS minimal important change (Farrar et al. 2001, Pain
+    94:149) applied to worsening. Red flags (cauda equina signs, progressive
+    motor weakness) always need urgent referral, whatever the thresholds.
+    """
 
     #: In-session pain (before or after) at or above this is severe (≥ 8/10).
     severe_pain: int = 8
@@ -112,12 +129,16 @@ class SafetyThresholds:
 
 @dataclass(frozen=True)
 class Options:
-    """Every default of the measures and the cohort (DESIGN.md §5)."""
+    """Every default of the measures and the cohort, in one place.
+
+    The analysis plan (`outcomes.plan.AnalysisPlan`) takes its visit, window and
+    endpoint defaults from here, and so does the simulator's visit schedule.
+    """
 
     #: Baseline = the last assessment on or before enrolment + this many days.
     baseline_window_days: int = 7
     #: Planned visit weeks; each takes the nearest assessment within ``visit_window_days``.
-    visits: tuple[int, ...] = (0, 2, 4, 6, 8, 12)
+    visits: tuple[int, ...] = DEFAULT_VISIT_WEEKS
     visit_window_days: int = 7
     #: The endpoint (program end) week for change and responder status.
     endpoint_week: int = 6
