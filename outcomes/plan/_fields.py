@@ -1,0 +1,136 @@
+"""Checks of a plan's fields, shared by the constructors and the file reader.
+
+Each check takes ``(value, where, key)`` and returns the value normalised (lists
+become sorted or plain tuples) or raises a `UsageError` naming ``where`` (the
+class or the file), the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ..io.errors import UsageError
+
+__all__ = ["KNOWN_OUTCOMES"]
+
+KNOWN_OUTCOMES: tuple[str, ...] = ("leg_pain", "back_pain", "odi", "rmdq", "numbness", "slr_deg", "pgic")
+
+_COMBINE = ("all", "any")
+_MISSING = ("nonresponder", "exclude")
+#: Columns that cannot be covariates: the arm is always in the model, the id is not a covariate.
+_NOT_COVARIATES = ("schedule", "patient_id")
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in TOML (strings quoted)."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except TypeError:
+        return repr(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (``2`` or ``2.0``), else None."""
+    if _is_number(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _outcome(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str) or value not in KNOWN_OUTCOMES:
+        hint = _suggest(value, KNOWN_OUTCOMES) if isinstance(value, str) else "."
+        raise UsageError(f"{where}: {key} = {_show(value)} is not a known outcome{hint} "
+                         f"Known outcomes: {', '.join(KNOWN_OUTCOMES)}.")
+    return value
+
+
+def _outcome_list(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise UsageError(f"{where}: {key} must be a list of outcome names, e.g. [\"odi\"], got {_show(value)}.")
+    out = tuple(_outcome(v, where, key) for v in value)
+    _no_duplicates(out, where, key)
+    return out
+
+
+def _no_duplicates(values: tuple[Any, ...], where: str, key: str) -> None:
+    seen = [v for i, v in enumerate(values) if v in values[:i]]
+    if seen:
+        raise UsageError(f"{where}: {key} lists {_show(seen[0])} more than once; give each once.")
+
+
+def _visits(value: Any, where: str, key: str) -> tuple[int, ...]:
+    weeks = [_whole(v) for v in value] if isinstance(value, (list, tuple)) else [None]
+    if not weeks or any(w is None or w < 0 for w in weeks):
+        raise UsageError(f"{where}: {key} must be a non-empty list of whole numbers of weeks ≥ 0, "
+                         f"e.g. [0, 2, 4, 6, 8, 12], got {_show(value)}.")
+    out = tuple(sorted(w for w in weeks if w is not None))
+    _no_duplicates(out, where, key)
+    return out
+
+
+def _positive_whole(what: str) -> Callable[[Any, str, str], int]:
+    def check(value: Any, where: str, key: str) -> int:
+        number = _whole(value)
+        if number is None or number <= 0:
+            raise UsageError(f"{where}: {key} must be a whole number of {what} > 0, got {_show(value)}.")
+        return number
+    return check
+
+
+def _reference(value: Any, where: str, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{where}: {key} must be the name of an arm (a schedule value) in quotes, "
+                         f"got {_show(value)}; leave it out to use the first arm in sorted order.")
+    return value
+
+
+def _covariates(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise UsageError(f"{where}: {key} must be a list of patients columns, e.g. [\"age_years\", \"sex\"], "
+                         f"got {_show(value)}.")
+    out = tuple(value)
+    for name in out:
+        if name in _NOT_COVARIATES:
+            raise UsageError(f"{where}: {key} cannot include {_show(name)}: the arm (schedule) is always in "
+                             f"the model and patient_id is not a covariate.")
+    _no_duplicates(out, where, key)
+    return out
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[Any, str, str], str]:
+    def check(value: Any, where: str, key: str) -> str:
+        if value not in allowed:
+            raise UsageError(f"{where}: {key} = {_show(value)} is not allowed; use "
+                             + " or ".join(_show(a) for a in allowed) + ".")
+        return value
+    return check
+
+
+def _number_or_none(value: Any, where: str, key: str) -> float | None:
+    if value is not None and not _is_number(value):
+        raise UsageError(f"{where}: {key} must be a number, got {_show(value)}.")
+    return value
+
+
+def _name(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{where}: {key} must be a non-empty name in quotes, e.g. \"improved\", got {_show(value)}.")
+    return value
+
+
+def _suggest(key: str, allowed: tuple[str, ...] | list[str]) -> str:
+    """`` → did you mean "x"?`` for the closest allowed name (difflib, else a name it begins), or ``"."``."""
+    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    if not close and len(key) >= 3:
+        close = [a for a in allowed if a.startswith(key)][:1]
+    return f" → did you mean {_show(close[0])}?" if close else "."

@@ -1,0 +1,141 @@
+"""Plan files: reading one (every problem reported together) and writing one."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..io.errors import UsageError
+from ..io.writers import atomic_write_text
+from ._fields import _show, _suggest
+from ._toml import _render
+from .spec import (
+    _PLAN_CHECKS,
+    _PLAN_KEYS,
+    _RESPONDER_CHECKS,
+    _RESPONDER_KEYS,
+    AnalysisPlan,
+    ResponderDefinition,
+    default_plan,
+)
+
+__all__ = ["DEFAULT_PLAN_TOML", "load_plan", "write_default_plan", "write_plan"]
+
+
+def _unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> list[str]:
+    return [f"{where}: unknown key {_show(k)}{_suggest(k, allowed)} Allowed keys: {', '.join(allowed)}."
+            for k in table if k not in allowed]
+
+
+def _checked(table: dict[str, Any], checks: dict[str, Callable[[Any, str, str], Any]], where: str,
+             problems: list[str]) -> dict[str, Any]:
+    """The known keys of ``table``, each checked; problems are appended, not raised."""
+    out = {}
+    for key, value in table.items():
+        if key in checks:
+            try:
+                out[key] = checks[key](value, where, key)
+            except UsageError as exc:
+                problems.append(str(exc))
+    return out
+
+
+def _plan_from_mapping(data: dict[str, Any], where: str) -> AnalysisPlan:
+    """Build a plan from parsed TOML, gathering every problem into one UsageError."""
+    problems = _unknown_keys(data, _PLAN_KEYS, where)
+    top = _checked({k: v for k, v in data.items() if k != "responders"}, _PLAN_CHECKS, where, problems)
+    raw = data.get("responders")
+    if raw is not None:
+        if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+            problems.append(f"{where}: responders must be written as one [[responders]] table per definition "
+                            f"(or responders = [] for none), got {_show(raw)}.")
+        else:
+            defs = []
+            for i, table in enumerate(raw, start=1):
+                label = f"{where} [[responders]] #{i}"
+                before = len(problems)
+                problems += _unknown_keys(table, _RESPONDER_KEYS, label)
+                values = _checked(table, _RESPONDER_CHECKS, label, problems)
+                needed = [k for k in ("name", "outcome") if k not in table]
+                if needed:
+                    problems.append(f"{label}: {' and '.join(needed)} missing; every definition needs "
+                                    f"a name and an outcome.")
+                if len(problems) > before:
+                    continue
+                try:
+                    defs.append(_build(ResponderDefinition, values, label))
+                except UsageError as exc:
+                    problems.append(str(exc))
+            top["responders"] = tuple(defs)
+    if problems:
+        raise UsageError("\n".join(dict.fromkeys(problems)))
+    return _build(AnalysisPlan, top, where)
+
+
+def _build(cls: Any, values: dict[str, Any], where: str) -> Any:
+    """``cls(**values)``, with the constructor's messages re-labelled with ``where`` (the file)."""
+    try:
+        return cls(**values)
+    except UsageError as exc:
+        raise UsageError(str(exc).replace(cls.__name__, where, 1)) from None
+
+
+def load_plan(path: str | os.PathLike[str]) -> AnalysisPlan:
+    """Read and validate a plan file.
+
+    Returns
+    -------
+    AnalysisPlan
+        With every key left out set to its default.
+
+    Raises
+    ------
+    UsageError
+        (exit code 2) when the file is missing or unreadable, is not TOML (with
+        the line tomllib reports), has an unknown key (with the closest valid
+        one), a value of the wrong type or outside what is allowed, or names an
+        unknown outcome; every problem in the file is listed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"Plan file {path} does not exist or is not a file; "
+                         f"`outcomes plan --write {path}` writes a default one.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Plan file {path} cannot be read as UTF-8 text: {exc}.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}.") from None
+    return _plan_from_mapping(data, str(path))
+
+
+def write_plan(plan: AnalysisPlan, path: str | os.PathLike[str]) -> Path:
+    """Write ``plan.to_toml()`` to ``path`` atomically (the folder must exist); returns the path."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UsageError(f"Cannot write the plan to {path}: the folder {path.parent} does not exist.")
+    atomic_write_text(path, plan.to_toml())
+    return path
+
+
+def write_default_plan(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write :data:`DEFAULT_PLAN_TOML` to ``path``; an existing file is kept unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} already exists; choose another name or allow overwriting it.")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give a file name for the plan, e.g. {path / 'plan.toml'}.")
+    if not path.parent.is_dir():
+        raise UsageError(f"Cannot write the plan to {path}: the folder {path.parent} does not exist.")
+    atomic_write_text(path, DEFAULT_PLAN_TOML)
+    return path
+
+
+#: What ``outcomes plan --write FILE`` writes: :func:`default_plan` with a comment on
+#: every field and a commented example of a second responder definition.
+DEFAULT_PLAN_TOML: str = _render(default_plan(), example=True)

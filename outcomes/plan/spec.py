@@ -1,0 +1,257 @@
+"""The analysis plan and its responder definitions, each checked field by field on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..config import DEFAULT_INSTRUMENTS, DEFAULT_OPTIONS, Options, ResponderRule
+from ..io.errors import UsageError
+from ._fields import (
+    _COMBINE,
+    _MISSING,
+    _choice,
+    _covariates,
+    _name,
+    _no_duplicates,
+    _number_or_none,
+    _outcome,
+    _outcome_list,
+    _positive_whole,
+    _reference,
+    _show,
+    _visits,
+)
+from ._toml import _render
+
+__all__ = ["AnalysisPlan", "ResponderDefinition", "default_plan"]
+
+
+@dataclass(frozen=True)
+class ResponderDefinition:
+    """Who counts as a responder at the endpoint, for one outcome.
+
+    Parameters
+    ----------
+    name : str
+        The label of the responder table rows (e.g. ``"improved"``).
+    outcome : str
+        One of :data:`KNOWN_OUTCOMES`.
+    change_at_most : float, optional
+        Endpoint minus baseline, in the outcome's points, is at most this
+        (``-2``: a fall of at least 2 points).
+    pct_change_at_most : float, optional
+        Change as a percent of baseline is at most this (``-30``: a fall of at least 30 %).
+    endpoint_at_most : float, optional
+        The endpoint value is at most this (``1``: NRS 0 or 1, pain-free or nearly;
+        Ashar et al. 2022).
+    combine : {"all", "any"}
+        Whether all or any of the rules given must hold.
+    missing : {"nonresponder", "exclude"}
+        The primary handling of a patient without an endpoint value; both rates
+        (every randomised patient, and those assessed) are always reported.
+
+    At least one of the three rules must be given. Rules are written as upper
+    bounds on the raw change, so they read the same for every instrument where
+    a fall is an improvement.
+    """
+
+    name: str
+    outcome: str
+    change_at_most: float | None = None
+    pct_change_at_most: float | None = None
+    endpoint_at_most: float | None = None
+    combine: Literal["all", "any"] = "all"
+    missing: Literal["nonresponder", "exclude"] = "nonresponder"
+
+    def __post_init__(self) -> None:
+        _check_responder(self, "ResponderDefinition")
+
+    @classmethod
+    def from_rule(cls, name: str, outcome: str, rule: ResponderRule, *,
+                  missing: Literal["nonresponder", "exclude"] = "nonresponder") -> ResponderDefinition:
+        """The definition equivalent to an instrument's :class:`~outcomes.config.ResponderRule`
+        (for an instrument where higher is worse; the inverse of :meth:`to_rule`)."""
+        return cls(name=name, outcome=outcome,
+                   change_at_most=None if rule.points is None else -rule.points,
+                   pct_change_at_most=None if rule.percent is None else -rule.percent,
+                   endpoint_at_most=rule.endpoint_at_most, combine=rule.combine, missing=missing)
+
+    def to_rule(self, higher_is_worse: bool = True) -> ResponderRule:
+        """This definition as a :class:`~outcomes.config.ResponderRule`.
+
+        The mapping is ``points = -change_at_most``, ``percent =
+        -pct_change_at_most``, ``endpoint_at_most`` unchanged and ``combine``
+        unchanged: a rule measures improvement in the instrument's better
+        direction, which for an instrument where higher is worse is a fall.
+        ``missing`` has no counterpart in a rule (it is a reporting choice).
+
+        Raises
+        ------
+        ValueError
+            When ``higher_is_worse`` is False and a change rule is given: an
+            upper bound on the change of such an instrument (e.g. straight-leg
+            raise in degrees) is a bound on worsening, which a rule cannot express.
+        """
+        if not higher_is_worse and (self.change_at_most is not None or self.pct_change_at_most is not None):
+            raise ValueError(f"responder {self.name!r}: change_at_most and pct_change_at_most bound a fall, "
+                             f"which is a worsening for {self.outcome} (higher is better); only "
+                             f"endpoint_at_most can be expressed as a ResponderRule for it.")
+        return ResponderRule(
+            points=None if self.change_at_most is None else -self.change_at_most,
+            percent=None if self.pct_change_at_most is None else -self.pct_change_at_most,
+            combine=self.combine, endpoint_at_most=self.endpoint_at_most)
+
+
+_RESPONDER_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
+    "name": _name,
+    "outcome": _outcome,
+    "change_at_most": _number_or_none,
+    "pct_change_at_most": _number_or_none,
+    "endpoint_at_most": _number_or_none,
+    "combine": _choice(_COMBINE),
+    "missing": _choice(_MISSING),
+}
+_RESPONDER_KEYS = tuple(f.name for f in dataclasses.fields(ResponderDefinition))
+
+
+def _check_responder(rd: ResponderDefinition, where: str) -> None:
+    for key, check in _RESPONDER_CHECKS.items():
+        check(getattr(rd, key), where, key)
+    if rd.change_at_most is None and rd.pct_change_at_most is None and rd.endpoint_at_most is None:
+        raise UsageError(f"{where}: responder {_show(rd.name)} gives no rule; give at least one of "
+                         f"change_at_most, pct_change_at_most, endpoint_at_most.")
+    if rd.pct_change_at_most is not None and rd.pct_change_at_most < -100:
+        raise UsageError(f"{where}: pct_change_at_most = {_show(rd.pct_change_at_most)} is below -100 %, "
+                         f"which no change can reach; use a value ≥ -100, e.g. -30.")
+    spec = DEFAULT_INSTRUMENTS.get(rd.outcome)
+    if spec is not None and rd.endpoint_at_most is not None and not spec.low <= rd.endpoint_at_most <= spec.high:
+        raise UsageError(f"{where}: endpoint_at_most = {_show(rd.endpoint_at_most)} is outside {rd.outcome}'s "
+                         f"range {spec.low:g}–{spec.high:g}.")
+
+
+def _default_responders(outcome: str) -> tuple[ResponderDefinition, ...]:
+    """One ``"improved"`` definition from the instrument's published rule (none without an instrument)."""
+    spec = DEFAULT_INSTRUMENTS.get(outcome)
+    if spec is None or not spec.higher_is_worse:
+        return ()
+    return (ResponderDefinition.from_rule("improved", outcome, spec.responder),)
+
+
+# ---------------------------------------------------------------------------
+# the plan
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """What ``outcomes compare`` executes (the field names are a stable contract other tools read).
+
+    Parameters
+    ----------
+    outcome : str
+        The primary outcome, one of :data:`KNOWN_OUTCOMES`.
+    outcomes : sequence of str
+        Secondary outcomes; each gets the same tables.
+    visits : sequence of int
+        Planned visit weeks (stored sorted).
+    visit_window_days : int
+        An assessment goes to the nearest planned visit within this many days.
+    endpoint_week : int
+        The endpoint for the ANCOVA and the responder definitions; one of ``visits``.
+    reference : str or None
+        The reference arm for contrasts; None means the first arm in sorted order.
+    covariates : sequence of str
+        Baseline covariates (patients columns) in every model.
+    responders : sequence of ResponderDefinition, optional
+        Responder definitions; by default one ``"improved"`` definition for the
+        primary outcome from its instrument's published rule
+        (:data:`outcomes.config.DEFAULT_INSTRUMENTS`; none for an outcome without one).
+
+    Sequences are stored as tuples, so a plan is immutable and hashable;
+    :meth:`to_dict` gives lists.
+    """
+
+    outcome: str = "leg_pain"
+    outcomes: tuple[str, ...] = ()
+    visits: tuple[int, ...] = DEFAULT_OPTIONS.visits
+    visit_window_days: int = DEFAULT_OPTIONS.visit_window_days
+    endpoint_week: int = DEFAULT_OPTIONS.endpoint_week
+    reference: str | None = None
+    covariates: tuple[str, ...] = ()
+    responders: tuple[ResponderDefinition, ...] | None = None
+
+    def __post_init__(self) -> None:
+        where = "AnalysisPlan"
+        for key, check in _PLAN_CHECKS.items():
+            object.__setattr__(self, key, check(getattr(self, key), where, key))
+        if self.responders is None:
+            object.__setattr__(self, "responders", _default_responders(self.outcome))
+        _check_plan(self, where)
+
+    def to_toml(self) -> str:
+        """The plan as a TOML document with a comment on every field (what ``DIR/plan.toml`` holds)."""
+        return _render(self, example=False)
+
+    def sha256(self) -> str:
+        """Hex SHA-256 of :meth:`to_toml`, for the provenance."""
+        return hashlib.sha256(self.to_toml().encode("utf-8")).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the plan's fields, sequences as lists, responders as dicts."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for key in ("outcomes", "visits", "covariates"):
+            out[key] = list(out[key])
+        out["responders"] = [dataclasses.asdict(r) for r in self.responders or ()]
+        return out
+
+    def options(self, base: Options | None = None) -> Options:
+        """``base`` (default :class:`~outcomes.config.Options`) with the plan's ``visits``,
+        ``visit_window_days`` and ``endpoint_week``; everything else unchanged."""
+        return dataclasses.replace(base if base is not None else Options(), visits=tuple(self.visits),
+                                   visit_window_days=self.visit_window_days, endpoint_week=self.endpoint_week)
+
+    @property
+    def all_outcomes(self) -> tuple[str, ...]:
+        """The primary outcome, the secondary ones, then any other outcome a responder definition names."""
+        names = [self.outcome, *self.outcomes, *(r.outcome for r in self.responders or ())]
+        return tuple(dict.fromkeys(names))
+
+
+def _responder_list(value: Any, where: str, key: str) -> tuple[ResponderDefinition, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(r, ResponderDefinition) for r in value):
+        raise UsageError(f"{where}: {key} must be a list of ResponderDefinition, got {_show(value)}.")
+    return tuple(value)
+
+
+_PLAN_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
+    "outcome": _outcome,
+    "outcomes": _outcome_list,
+    "visits": _visits,
+    "visit_window_days": _positive_whole("days"),
+    "endpoint_week": _positive_whole("weeks"),
+    "reference": _reference,
+    "covariates": _covariates,
+    "responders": _responder_list,
+}
+_PLAN_KEYS = tuple(f.name for f in dataclasses.fields(AnalysisPlan))
+
+
+def _check_plan(plan: AnalysisPlan, where: str) -> None:
+    """Checks across fields (each field is already valid on its own)."""
+    if plan.outcome in plan.outcomes:
+        raise UsageError(f"{where}: outcomes lists the primary outcome {_show(plan.outcome)}; "
+                         f"list only secondary outcomes there.")
+    if plan.endpoint_week not in plan.visits:
+        raise UsageError(f"{where}: endpoint_week = {plan.endpoint_week} is not one of the visits "
+                         f"{list(plan.visits)}; add it to visits or choose one of them.")
+    _no_duplicates(tuple(r.name for r in plan.responders or ()), where, "[[responders]] name")
+
+
+def default_plan() -> AnalysisPlan:
+    """The plan ``outcomes compare`` uses when none is given (the defaults of `outcomes.config.Options`)."""
+    return AnalysisPlan()
