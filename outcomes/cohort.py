@@ -54,6 +54,7 @@ highest_level_on, fidelity_followed, fidelity_deviations``; always
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,16 +64,19 @@ import pandas as pd
 
 from .config import DEFAULT_OPTIONS, Options
 from .io.dataset import Dataset, load_dataset
+from .io.description import TimeAxis
 from .measures.adherence import overall_adherence, weekly_adherence
 from .measures.change import outcome_changes, select_baseline
-from .measures.instruments import score_assessments
+from .measures.instruments import BUILTIN_OUTCOMES, OutcomeRegistry, score_assessments
 from .measures.progression import highest_level, load_schedules, progression_fidelity
 from .measures.safety import stop_and_consult_flags
 
 __all__ = ["Cohort", "OUTCOMES"]
 
-#: Outcomes summarised per patient (each where its column exists).
-OUTCOMES: tuple[str, ...] = ("leg_pain", "back_pain", "odi", "rmdq")
+#: Built-in outcomes summarised per patient (each where its column exists): those with a
+#: published responder rule. A cohort summarises these and every declared outcome of
+#: :attr:`Cohort.outcomes` (the one vocabulary of outcome names, labels and directions).
+OUTCOMES: tuple[str, ...] = tuple(n for n in BUILTIN_OUTCOMES.names if n in DEFAULT_OPTIONS.instruments)
 
 _STATUS = {"completed": "completed", "dropped_out": "dropped_out", "referred": "referred", "other": "other"}
 
@@ -97,6 +101,18 @@ class Cohort:
     remarks: list[str] = field(default_factory=list)
     #: Where the data came from (input hashes, package version, options, time); reports print it.
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: The outcomes of this cohort's data: built-ins and declared, with label, range and direction.
+    outcomes: OutcomeRegistry = BUILTIN_OUTCOMES
+    #: The dataset's time axis; with a unit other than "date", ``assessments`` carries ``time`` in
+    #: that unit and ``week`` derived from it, and the dates are nominal (see `outcomes.io.layouts`).
+    time: TimeAxis = field(default_factory=TimeAxis)
+    #: Declared covariates: patients column → "numeric" or "categorical" (models read their type here).
+    covariates: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def summarised(self) -> tuple[str, ...]:
+        """Outcomes with a per-patient change summary (in :attr:`changes`), in registry order."""
+        return tuple(o for o in self.outcomes.names if o in set(self.changes["outcome"]))
 
     # ------------------------------------------------------------------ builders
 
@@ -129,6 +145,8 @@ class Cohort:
         cohort = cls.from_frames(
             frames["patients"], frames["assessments"], sessions=frames.get("sessions"),
             prescriptions=frames.get("prescriptions"), options=options,
+            outcomes=getattr(dataset, "outcomes", None), time=getattr(dataset, "time", None),
+            covariates=getattr(dataset, "covariates", None),
         )
         if excluded:
             cohort.excluded = pd.concat([pd.DataFrame(excluded), cohort.excluded], ignore_index=True)
@@ -139,10 +157,29 @@ class Cohort:
     def from_frames(cls, patients: pd.DataFrame, assessments: pd.DataFrame, *,
                     sessions: pd.DataFrame | None = None, prescriptions: pd.DataFrame | None = None,
                     options: Options | None = None, schedules: dict | None = None,
-                    as_of: pd.Timestamp | str | None = None) -> "Cohort":
-        """Build from frames in the contract (typed as :func:`outcomes.load_dataset` returns them)."""
+                    as_of: pd.Timestamp | str | None = None, outcomes: OutcomeRegistry | None = None,
+                    time: TimeAxis | None = None, covariates: dict[str, str] | None = None) -> "Cohort":
+        """Build from frames in the contract (typed as :func:`outcomes.load_dataset` returns them).
+
+        ``outcomes`` (default the built-ins) adds declared outcomes: each is scored and
+        range-checked, and summarised like a built-in (its responder rule is "improved by at
+        least its mcid", none without one). With a ``time`` unit other than "date", the
+        assessments need ``time``; ``week`` is derived from it, and the baseline is the
+        assessment at time 0 or before (``baseline_window_days`` = 0)."""
+        registry = outcomes if outcomes is not None else BUILTIN_OUTCOMES
+        axis = time if time is not None else TimeAxis()
         opts = options or DEFAULT_OPTIONS
+        opts = dataclasses.replace(opts, instruments=registry.instruments(opts.instruments))
         remarks: list[str] = []
+        if not axis.dated:
+            if "time" not in assessments.columns:
+                raise ValueError(f"time unit {axis.unit!r} needs a 'time' column in the assessments")
+            opts = dataclasses.replace(opts, baseline_window_days=0)
+            remarks.append(
+                f"Time is in {axis.unit}s since enrolment; the baseline is the assessment at time 0 (or before), "
+                + ("and week is the visit number (a visit counts as one week)." if axis.unit == "visit" else
+                   f"and week = time × {axis.days:g} days / 7.")
+                + " Dates shown are nominal (day 0 = enrolment).")
         excluded: list[dict[str, Any]] = []
         patients = patients.reset_index(drop=True).copy()
         known = set(patients["patient_id"])
@@ -166,7 +203,7 @@ class Cohort:
 
         patients["status"] = _status(patients)
         scored = _with_scores(assessments, score_assessments(assessments, options=opts))
-        scored = _add_weeks(scored, patients, "assessed_on")
+        scored = _add_weeks(scored, patients, "assessed_on", exact=not axis.dated)
 
         if sessions is None:
             remarks.append("No sessions export: adherence, progression, session flags, disengagement and "
@@ -191,10 +228,16 @@ class Cohort:
             if unknown:
                 remarks.append("No schedule file for " + ", ".join(repr(u) for u in unknown)
                                + ": progression fidelity is not assessed for those patients.")
-        week = _add_outcomes_by_week(week, scored)
+        week = _add_outcomes_by_week(week, scored, registry)
 
-        outcomes = [o for o in OUTCOMES if o in scored.columns and scored[o].notna().any()]
+        outcomes = [o for o in registry.names
+                    if o in opts.instruments and o in scored.columns and scored[o].notna().any()]
         changes = outcome_changes(scored, patients, outcomes=tuple(outcomes), options=opts)
+        no_rule = [o for o in outcomes if o in registry.declared and registry[o].mcid is None]
+        if no_rule:
+            remarks.append("No mcid declared for " + ", ".join(registry.label(o) for o in no_rule)
+                           + ": responder status is not classified for it (declare mcid, or give a plan "
+                             "responder definition).")
         baseline = None
         if "leg_pain" in outcomes:
             baseline = select_baseline(scored, patients, outcome="leg_pain", window_days=opts.baseline_window_days)
@@ -210,7 +253,8 @@ class Cohort:
             prescriptions=None if prescriptions is None else prescriptions.reset_index(drop=True),
             patient_week=week, changes=changes, patient_summary=summary, flags=flags, deviations=deviations,
             excluded=pd.DataFrame(excluded, columns=["table", "rows", "reason"]), as_of=stamp, options=opts,
-            remarks=remarks, provenance=_frames_provenance(),
+            remarks=remarks, provenance=_frames_provenance(), outcomes=registry, time=axis,
+            covariates=dict(covariates or {}),
         )
 
     # ------------------------------------------------------------------ reading
@@ -226,7 +270,7 @@ class Cohort:
         n = len(s)
         lines = [f"Cohort as of {self.as_of.date()}: {n} patients "
                  + "(" + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s["status"].value_counts().items()) + ")"]
-        if "leg_pain_responder" in s.columns:
+        if "leg_pain_responder" in s.columns and s["leg_pain_responder"].notna().any():
             resp = s["leg_pain_responder"]
             k, m = int(resp.fillna(False).sum()), int(resp.notna().sum())
             rule = self.options.instruments["leg_pain"].responder
@@ -284,10 +328,20 @@ def _status(patients: pd.DataFrame) -> pd.Series:
     return status.fillna("discharged").astype(str)
 
 
-def _add_weeks(frame: pd.DataFrame, patients: pd.DataFrame, date_col: str) -> pd.DataFrame:
+def _add_weeks(frame: pd.DataFrame, patients: pd.DataFrame, date_col: str, *, exact: bool = False
+               ) -> pd.DataFrame:
+    """``day`` (whole days since enrolment), ``week`` and ``week_index``. ``exact``: week from the
+    exact time (nominal dates of a non-date time unit, where several assessments share a day)."""
     enrolled = frame["patient_id"].map(patients.set_index("patient_id")["enrolled_on"])
-    days = (frame[date_col].dt.normalize() - enrolled).dt.days
     out = frame.copy()
+    if exact:
+        days_exact = (frame[date_col] - enrolled) / pd.Timedelta(days=1)
+        days = np.floor(days_exact)
+        out["day"] = days.astype("Int64")
+        out["week"] = days_exact / 7
+        out["week_index"] = np.floor(days_exact / 7).astype("Int64")
+        return out
+    days = (frame[date_col].dt.normalize() - enrolled).dt.days
     out["day"] = days.astype("Int64")
     out["week"] = days / 7
     out["week_index"] = (days // 7).astype("Int64")
@@ -327,8 +381,8 @@ def _add_session_weeks(week: pd.DataFrame, sessions: pd.DataFrame, patients: pd.
     return out
 
 
-def _add_outcomes_by_week(week: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in ("leg_pain", "back_pain", "numbness", "odi", "rmdq", "slr_deg", "pgic") if c in scored.columns]
+def _add_outcomes_by_week(week: pd.DataFrame, scored: pd.DataFrame, registry: OutcomeRegistry) -> pd.DataFrame:
+    cols = list(registry.present(scored.columns))
     if not cols or not len(scored):
         return week
     a = scored[["patient_id", "week_index", "assessed_on", *cols]].dropna(subset=["week_index"])

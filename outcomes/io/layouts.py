@@ -278,7 +278,8 @@ def _visit_times(text: pd.Series, description: DatasetDescription, missing_value
 
 
 def read_declared(description: DatasetDescription, schemas: dict[str, TableSchema], *,
-                  date_order: DateOrder | None = None) -> tuple[dict[str, ExportResult], list[str]]:
+                  date_order: DateOrder | None = None, **validate_options: Any
+                  ) -> tuple[dict[str, ExportResult], list[str]]:
     """Read a long or wide file into the contract's exports, validated.
 
     Parameters
@@ -289,6 +290,8 @@ def read_declared(description: DatasetDescription, schemas: dict[str, TableSchem
         The contract's schemas (already extended by :func:`extend_schemas`).
     date_order : {"dayfirst", "monthfirst"}, optional
         As in :func:`~outcomes.io.dataset.load_dataset`.
+    **validate_options
+        Passed to :func:`~outcomes.io.validate.validate_read` (e.g. ``dates``).
 
     Returns
     -------
@@ -311,9 +314,9 @@ def read_declared(description: DatasetDescription, schemas: dict[str, TableSchem
     frame, filtered = _apply_filters(read.frame, description, missing_values)
     notes: list[str] = []
     if description.layout == "long":
-        exports = _long(read, frame, filtered, description, schemas, date_order)
+        exports = _long(read, frame, filtered, description, schemas, date_order, validate_options)
     else:
-        exports = _wide(read, frame, filtered, description, schemas, date_order)
+        exports = _wide(read, frame, filtered, description, schemas, date_order, validate_options)
     for name in ("prescriptions", "sessions"):
         exports[name] = ExportResult(export=name, path=None, status="absent_optional",
                                      notes=[f"no {name}: a {description.layout} file holds patients and "
@@ -405,7 +408,8 @@ def _nominal_dates(patients: ExportResult, assessments: ExportResult, descriptio
 
 
 def _long(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], description: DatasetDescription,
-          schemas: dict[str, TableSchema], date_order: DateOrder | None) -> dict[str, ExportResult]:
+          schemas: dict[str, TableSchema], date_order: DateOrder | None, validate_options: dict[str, Any]
+          ) -> dict[str, ExportResult]:
     notes = list(read.notes)
     frame = _rename(frame.copy(), _names(description), description)
     frame = _recode(frame, description, notes)
@@ -446,7 +450,7 @@ def _long(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], descr
     p_read = _read_like(read, patients_frame, len(patients_frame), 0,
                         [f"one row per patient_id, from {len(frame):,} rows of {read.path.name} "
                          f"(numbered by the patient's first line)"], "patients", p_extra)
-    patients = validate_read(p_read, p_schema, date_order=date_order)
+    patients = validate_read(p_read, p_schema, date_order=date_order, **validate_options)
     _with_errors(patients, conflicts)
     # ---- assessments: the file's rows without the patient-level columns
     a_frame = frame.drop(columns=[c for c in pcols if c != "patient_id"])
@@ -455,7 +459,7 @@ def _long(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], descr
     if a_extra:
         notes.append(f"extra columns kept: {', '.join(map(str, a_extra))}")
     a_read = _read_like(read, a_frame, read.rows_read, read.blank_skipped, notes, "assessments", a_extra)
-    assessments = validate_read(a_read, a_schema, date_order=date_order)
+    assessments = validate_read(a_read, a_schema, date_order=date_order, **validate_options)
     assessments.detected = {**assessments.detected, **read.detected()}
     patients = _declared(patients, source_rows=f"patients found in {read.path.name}")
     assessments = _declared(assessments, filtered=filtered, source_rows=f"rows of {read.path.name}")
@@ -504,7 +508,8 @@ def _add_baselines(patients: ExportResult, assessments: ExportResult, descriptio
 
 
 def _wide(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], description: DatasetDescription,
-          schemas: dict[str, TableSchema], date_order: DateOrder | None) -> dict[str, ExportResult]:
+          schemas: dict[str, TableSchema], date_order: DateOrder | None, validate_options: dict[str, Any]
+          ) -> dict[str, ExportResult]:
     notes = list(read.notes)
     frame = _rename(frame.copy(), _names(description), description)
     frame = _recode(frame, description, notes)
@@ -532,7 +537,7 @@ def _wide(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], descr
     p_read = _read_like(read, frame, read.rows_read, read.blank_skipped, notes, "patients", extra)
     if extra:
         notes.append(f"extra columns kept: {', '.join(map(str, extra))}")
-    patients = validate_read(p_read, p_schema, date_order=date_order)
+    patients = validate_read(p_read, p_schema, date_order=date_order, **validate_options)
     patients = _declared(patients, filtered=filtered, source_rows=f"rows of {read.path.name}")
     if filtered:
         patients.notes.append("rows dropped by the filters: " + "; ".join(

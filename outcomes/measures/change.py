@@ -26,7 +26,9 @@ from .instruments import _checked_int
 __all__ = [
     "RC_CATEGORIES",
     "classify_reliable_change",
+    "improvement",
     "is_responder",
+    "responder_status",
     "outcome_changes",
     "percent_change",
     "reliable_change",
@@ -357,6 +359,84 @@ def is_responder(change: Any, pct_change: Any, *, rule: ResponderRule, higher_is
     return pd.Series(result, index=index, name="responder")
 
 
+def improvement(change: Any, *, higher_is_better: bool) -> pd.Series | np.ndarray:
+    """Change in the outcome's better direction: ``change`` when higher is better, ``-change`` otherwise.
+
+    Works for points and for percent changes alike (a fall of 30 % is an improvement of 30 %
+    on a scale where lower is better).
+    """
+    if not isinstance(higher_is_better, (bool, np.bool_)):
+        raise TypeError(f"higher_is_better must be True or False, got {higher_is_better!r}")
+    x, index = _values(change, "change")
+    return _wrap(x if higher_is_better else -x, index, "improvement")
+
+
+def responder_status(baseline: Any, endpoint: Any, *, higher_is_better: bool,
+                     improved_by_at_least: float | None = None, improved_pct_at_least: float | None = None,
+                     change_at_most: float | None = None, pct_change_at_most: float | None = None,
+                     endpoint_at_most: float | None = None, endpoint_at_least: float | None = None,
+                     combine: str = "all") -> pd.Series:
+    """Responder status from a plan's rules, following the outcome's direction (DESIGN.md §5).
+
+    Parameters
+    ----------
+    baseline, endpoint : Series or array-like
+        Of equal length; missing is NaN.
+    higher_is_better : bool
+        The outcome's direction (:class:`~outcomes.measures.instruments.OutcomeSpec`).
+    improved_by_at_least : float, optional
+        Improvement (in the better direction) of at least this many points.
+    improved_pct_at_least : float, optional
+        Improvement of at least this percent of baseline (NaN when baseline is 0).
+    change_at_most, pct_change_at_most : float, optional
+        Raw upper bounds on endpoint − baseline and on the percent change (direction-free).
+    endpoint_at_most, endpoint_at_least : float, optional
+        State rules at the endpoint (e.g. pain ≤ 1: pain-free or nearly; Ashar et al. 2022).
+    combine : {"all", "any"}
+        How the change rules combine; state rules must always hold as well.
+
+    Returns
+    -------
+    Series
+        Nullable boolean named ``responder``: NA only when missing values leave it open
+        (three-valued logic, as `is_responder`).
+
+    Raises
+    ------
+    ValueError
+        No rule given, ``combine`` unknown, or inputs of different length.
+    """
+    if combine not in ("all", "any"):
+        raise ValueError(f"combine must be 'all' or 'any', got {combine!r}")
+    b, b_index = _values(baseline, "baseline")
+    e, _ = _values(endpoint, "endpoint")
+    _same_length({"baseline": b, "endpoint": e})
+    change = e - b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(b == 0, np.nan, 100.0 * change / b)
+    sign = 1.0 if higher_is_better else -1.0
+    change_rules = []
+    state_rules = []
+    with np.errstate(invalid="ignore"):
+        for threshold, x, test in ((improved_by_at_least, sign * change, "ge"), (improved_pct_at_least, sign * pct, "ge"),
+                                   (change_at_most, change, "le"), (pct_change_at_most, pct, "le")):
+            if threshold is not None:
+                hit = x >= threshold - _EPS if test == "ge" else x <= threshold + _EPS
+                change_rules.append(_kleene(hit, np.isnan(x)))
+        if endpoint_at_most is not None:
+            state_rules.append(_kleene(e <= endpoint_at_most + _EPS, np.isnan(e)))
+        if endpoint_at_least is not None:
+            state_rules.append(_kleene(e >= endpoint_at_least - _EPS, np.isnan(e)))
+    if not change_rules and not state_rules:
+        raise ValueError("responder_status needs at least one rule")
+    result = None
+    for c in change_rules:
+        result = c if result is None else ((result & c) if combine == "all" else (result | c))
+    for st in state_rules:
+        result = st if result is None else result & st
+    return pd.Series(result, index=b_index if b_index is not None else pd.RangeIndex(len(b)), name="responder")
+
+
 # --------------------------------------------------------- reliable change
 
 
@@ -502,11 +582,16 @@ def _one_outcome(scored: pd.DataFrame, enrolled: pd.DataFrame, outcome: str, wee
                          endpoint=end["value"], latest_date=latest["latest_date"], latest=latest["latest"])
     frame["change"] = frame["endpoint"] - frame["baseline"]
     frame["pct_change"] = percent_change(frame["baseline"], frame["endpoint"])
-    frame["responder"] = is_responder(frame["change"], frame["pct_change"], rule=spec.responder,
-                                      higher_is_worse=spec.higher_is_worse, endpoint=frame["endpoint"])
+    rule = spec.responder
+    if rule.points is None and rule.percent is None and rule.endpoint_at_most is None:
+        # a declared outcome without an mcid has no responder rule: status unknown, never guessed
+        frame["responder"] = pd.array([pd.NA] * len(frame), dtype="boolean")
+    else:
+        frame["responder"] = is_responder(frame["change"], frame["pct_change"], rule=rule,
+                                          higher_is_worse=spec.higher_is_worse, endpoint=frame["endpoint"])
     if sd is None:
         sd = float(frame["baseline"].std(ddof=1))
-    usable = math.isfinite(sd) and sd > 0
+    usable = math.isfinite(sd) and sd > 0 and math.isfinite(spec.reliability)
     frame["rc"] = (reliable_change(frame["baseline"], frame["endpoint"], sd=sd, reliability=spec.reliability)
                    if usable else np.nan)
     frame["rc_class"] = classify_reliable_change(frame["rc"], higher_is_worse=spec.higher_is_worse)
@@ -590,7 +675,7 @@ def outcome_changes(scored: pd.DataFrame, patients: pd.DataFrame, *,
         if name not in scored.columns:
             continue
         given = sd.get(name)
-        if given is not None:
+        if given is not None and math.isfinite(options.instruments[name].reliability):
             reliable_change_errors(sd=given, reliability=options.instruments[name].reliability)
         parts.append(_one_outcome(scored, enrolled, name, week, options, given))
     if not parts:
