@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._resources import schema_dir as _schema_dir
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = [
     "EXPORTS",

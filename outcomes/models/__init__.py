@@ -7,6 +7,8 @@ imported on first use: ``import outcomes.models`` alone costs nothing.
 =====================  ==========================================================
 `compare_schedules`    every comparison model on one cohort (`Comparison`)
 `fit_trajectory`       the mixed model of pain over time (`ModelResult`)
+`fit_mmrm`             mixed model for repeated measures (`MMRMResult`)
+`adjust_p`             multiplicity adjustment (Holm, Bonferroni)
 trial tables           `assign_visits`, `descriptives`, `responder_table`, `flow`,
                        `hedges_g`, `trial_ancova`, `trial_mixed_model`
 comparison models      `ancova`, `responder_odds`, `responder_rates`,
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
         suppress_counts,
     )
     from .compare import Comparison, compare_schedules
+    from .mmrm import MMRMResult, fit_mmrm
+    from .multiplicity import adjust_frame, adjust_p
     from .comparison import ancova, by_schedule, flare_rates, responder_odds, responder_rates, time_to_response
     from .results import ModelResult, coefficient_table
     from .trajectory import fit_trajectory, marginal_means, schedule_contrast, trajectory_data
@@ -53,6 +57,8 @@ _EXPORTS = {
     **dict.fromkeys(("Comparison", "compare_schedules"), ".compare"),
     **dict.fromkeys(("ancova", "by_schedule", "flare_rates", "responder_odds", "responder_rates",
                      "time_to_response"), ".comparison"),
+    **dict.fromkeys(("MMRMResult", "fit_mmrm"), ".mmrm"),
+    **dict.fromkeys(("adjust_frame", "adjust_p"), ".multiplicity"),
     **dict.fromkeys(("ModelResult", "coefficient_table"), ".results"),
     **dict.fromkeys(("fit_trajectory", "marginal_means", "schedule_contrast", "trajectory_data"), ".trajectory"),
     **dict.fromkeys(("assign_visits", "descriptives", "flow", "hedges_g", "responder_table", "trial_ancova",

@@ -7,7 +7,7 @@ read. :func:`default_plan` is the plan used when none is given (the defaults of
 :class:`outcomes.config.Options`); :data:`DEFAULT_PLAN_TOML` is what ``outcomes
 plan --write FILE`` writes.
 
-Every mistake in a plan file is a :class:`~outcomes.io.errors.UsageError`
+Every mistake in a plan file is a :class:`~outcomes.errors.UsageError`
 (exit code 2) naming the file, the key and what is allowed; all mistakes in a
 file are reported together. :func:`check_plan_against` then checks the plan
 against the data (outcomes present, reference arm present, covariates usable,

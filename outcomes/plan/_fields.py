@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..io.errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["KNOWN_OUTCOMES"]
 

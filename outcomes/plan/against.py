@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..io.errors import UsageError
+from ..errors import UsageError
 from ._fields import _show, _suggest
 from .spec import AnalysisPlan
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..io.errors import UsageError
-from ..io.writers import atomic_write_text
+from ..errors import UsageError
+from ..files import atomic_write_text
 from ._fields import _show, _suggest
 from ._toml import _render
 from .spec import (

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config import DEFAULT_INSTRUMENTS, DEFAULT_OPTIONS, Options, ResponderRule
-from ..io.errors import UsageError
+from ..errors import UsageError
 from ._fields import (
     _COMBINE,
     _MISSING,

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..io.writers import atomic_open, atomic_write_text
+from ..files import atomic_open, atomic_write_text
 from .generate import _lit
 from .truth import _DATE_COLUMNS, SimulatedDataset
 
