@@ -243,7 +243,7 @@ class Cohort:
             baseline = select_baseline(scored, patients, outcome="leg_pain", window_days=opts.baseline_window_days)
         flags = stop_and_consult_flags(patients, sessions=sessions, assessments=scored, baseline=baseline,
                                        thresholds=opts.safety, as_of=stamp)
-        summary = _summary(patients, changes, overall, levels, fidelity, flags)
+        summary = _summary(patients, changes, overall, levels, fidelity, flags, covariates=covariates or {})
         no_baseline = summary[[f"{o}_baseline" for o in outcomes]].isna().all(axis=1).sum() if outcomes else 0
         if no_baseline:
             remarks.append(f"{no_baseline} patient(s) have no baseline assessment (on or before enrolment + "
@@ -394,10 +394,18 @@ def _add_outcomes_by_week(week: pd.DataFrame, scored: pd.DataFrame, registry: Ou
 
 
 def _summary(patients: pd.DataFrame, changes: pd.DataFrame, overall: pd.DataFrame | None,
-             levels: pd.DataFrame | None, fidelity: pd.DataFrame | None, flags: pd.DataFrame) -> pd.DataFrame:
+             levels: pd.DataFrame | None, fidelity: pd.DataFrame | None, flags: pd.DataFrame, *,
+             covariates: dict[str, str] | None = None) -> pd.DataFrame:
     keep = [c for c in ("patient_id", "site_id", "clinician_id", "schedule", "enrolled_on", "discharged_on",
                         "status", "age_years", "sex", "symptom_duration_weeks") if c in patients.columns]
+    # declared covariates ride along, typed as declared (numeric: one model term; categorical: dummies)
+    keep += [c for c in (covariates or {}) if c in patients.columns and c not in keep]
     out = patients[keep].copy()
+    for c, kind in (covariates or {}).items():
+        if c in out.columns:
+            out[c] = (pd.to_numeric(out[c], errors="coerce").astype("float64") if kind == "numeric"
+                      else out[c].astype(object).where(out[c].notna(), None).map(
+                          lambda v: v if v is None else str(v)))
     if len(changes):
         value_cols = ["baseline", "latest", "endpoint", "change", "pct_change", "responder", "rc", "rc_class"]
         wide = changes.pivot(index="patient_id", columns="outcome", values=value_cols)

@@ -42,6 +42,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     """Options every command that reads a dataset shares."""
     p.add_argument("--columns", metavar="MAP.json",
                    help="JSON file mapping your column names (and coded values) to the canonical ones")
+    p.add_argument("--dataset", metavar="FILE.toml",
+                   help="dataset description (layout, columns, values, filters, time, outcomes, covariates; "
+                        "see `outcomes describe`); default DATA/dataset.toml when it exists")
     order = p.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", dest="date_order", action="store_const", const="dayfirst",
                        help="read dates like 03/04/2026 as day/month/year")
@@ -74,7 +77,7 @@ def load_cohort(args: argparse.Namespace, *, quiet: bool = False,
                 options: Options | None = None) -> tuple[Dataset, Cohort]:
     """Validate DATA and build the cohort from the accepted rows; say on stderr what was left out."""
     dataset = load_dataset(args.data, columns=args.columns, date_order=args.date_order,
-                           grace_days=args.grace_days)
+                           grace_days=args.grace_days, description=getattr(args, "dataset", None))
     if not dataset.ok and not quiet:
         bad = [f"{n}: {r.quarantined} quarantined" if r.status == "problems" else f"{n}: rejected"
                for n, r in dataset.exports.items() if r.status in ("problems", "rejected")]

@@ -32,7 +32,7 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, columns=args.columns, date_order=args.date_order,
-                           grace_days=args.grace_days)
+                           grace_days=args.grace_days, description=getattr(args, "dataset", None))
     written: dict[str, str] = {}
     if args.out:
         with outputs(args, "validate") as oset:

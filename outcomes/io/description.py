@@ -219,10 +219,11 @@ def _show(value: Any) -> str:
 def _suggest(name: str, allowed: list[str] | tuple[str, ...]) -> str:
     """`` Did you mean "x"?`` for the closest of ``allowed`` (difflib), else ``""``."""
     close = difflib.get_close_matches(name, [str(a) for a in allowed], n=1, cutoff=0.6)
-    if not close:
-        low = {str(a).lower(): str(a) for a in allowed}
-        if name.lower() in low:
-            close = [low[name.lower()]]
+    if not close:  # the same name in other case or punctuation: "Patient ID" for "patient_id", "ID_" for "id"
+        squash = {re.sub(r"[^a-z0-9]", "", str(a).lower()): str(a) for a in allowed}
+        key = re.sub(r"[^a-z0-9]", "", name.lower())
+        close = [squash[key]] if key in squash else difflib.get_close_matches(key, list(squash), n=1, cutoff=0.75)
+        close = [squash.get(c, c) for c in close]
     return f" Did you mean {_show(close[0])}?" if close else ""
 
 
