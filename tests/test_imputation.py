@@ -11,7 +11,7 @@ import pytest
 import statsmodels.formula.api as smf
 from numpy.testing import assert_allclose
 
-from outcomes.io.errors import UsageError
+from outcomes.errors import UsageError
 from outcomes.models.imputation import (SENSITIVITY_COLUMNS, multiple_imputation, pool_rubin, tipping_point)
 
 REF = Path(__file__).parent / "reference"

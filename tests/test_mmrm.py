@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from outcomes.io.errors import UsageError
+from outcomes.errors import UsageError
 from outcomes.models.mmrm import CONTRAST_COLUMNS, LSMEANS_COLUMNS, MMRMResult, fit_mmrm
 
 REF = Path(__file__).parent / "reference"

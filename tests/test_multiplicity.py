@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from outcomes.io.errors import UsageError
+from outcomes.errors import UsageError
 from outcomes.models.multiplicity import METHODS, adjust_frame, adjust_p
 
 REF = json.loads((Path(__file__).parent / "reference" / "multiplicity_values.json").read_text())

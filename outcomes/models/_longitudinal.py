@@ -1,6 +1,6 @@
 """Shared pieces of the long-format trial analyses (MMRM, multiple imputation).
 
-Argument checks that gather every problem into one :class:`~outcomes.io.errors.UsageError`,
+Argument checks that gather every problem into one :class:`~outcomes.errors.UsageError`,
 the order of arms and visits, covariate columns, and t-based inference.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..io.errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["arm_levels", "check_choice", "check_level", "check_roles", "covariate_design", "t_inference",
            "time_label", "visit_levels"]

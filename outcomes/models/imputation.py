@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from ..io.errors import UsageError
+from ..errors import UsageError
 from ._longitudinal import (arm_levels, check_choice, check_level, check_roles, covariate_design, t_inference,
                             time_label, visit_levels)
 
@@ -479,7 +479,7 @@ def multiple_imputation(data: pd.DataFrame, *, outcome: str, arm: str, visit: st
 
     Raises
     ------
-    outcomes.io.errors.UsageError
+    outcomes.errors.UsageError
         Bad columns or options; an arm with too few patients with an endpoint value to fit
         its imputation model.
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..io.errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["METHODS", "adjust_frame", "adjust_p"]
 
@@ -43,7 +43,7 @@ def adjust_p(p: Any, method: Literal["holm", "bonferroni", "none"] = "holm") -> 
 
     Raises
     ------
-    outcomes.io.errors.UsageError
+    outcomes.errors.UsageError
         An unknown method, or a value that is not a probability.
 
     Notes
