@@ -1,14 +1,19 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
-# Both create .venv from pyproject.toml when it is missing or older than pyproject.toml.
+# Both create .venv from pyproject.toml when it is missing or older than pyproject.toml or setup.py.
+# `make wheel-demo` checks the package as a clinic installs it: it builds the wheel, installs it
+# (with its dependencies) into a fresh virtual environment and runs `outcomes demo` in an
+# unrelated folder; `make test` checks the same wheel offline on a small dataset (test_packaging.py).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test benchmark docs clean
+WHEEL_DIR := build/wheel-demo
 
-$(STAMP): pyproject.toml
+.PHONY: setup demo test wheel-demo benchmark docs clean
+
+$(STAMP): pyproject.toml setup.py
 	@if ! $(BIN)/python -c "import sys" >/dev/null 2>&1; then \
 	    rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
@@ -22,6 +27,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+wheel-demo: $(STAMP)
+	rm -rf build  # setuptools would otherwise package stale files left in build/lib
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(WHEEL_DIR)/dist .
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet --disable-pip-version-check $(WHEEL_DIR)/dist/outcomes-*.whl
+	cd "$$(mktemp -d)" && $(CURDIR)/$(WHEEL_DIR)/venv/bin/outcomes demo --out demo
+
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/validate.py
 	$(BIN)/python benchmarks/cohort.py
@@ -32,4 +44,4 @@ docs: $(STAMP)
 	$(BIN)/python -m outcomes.io.dictionary > docs/data-dictionary.md
 
 clean:
-	rm -rf $(VENV) reports/demo .pytest_cache
+	rm -rf $(VENV) reports/demo .pytest_cache build

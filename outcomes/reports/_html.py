@@ -193,7 +193,8 @@ def definitions(options: Options) -> list[dict[str, str]]:
                         "prescribed), shown raw and capped at 100 %; without a prescription, "
                         f"{options.default_sessions_per_week} sessions a week of {options.default_sets} × "
                         f"{options.default_reps} repetitions.",
-                "source": "DESIGN.md §5"})
+                "source": "the prescription in force that week (prescriptions export), else the program's "
+                          "default dose"})
     t = options.safety
     out.append({"term": "Stop-and-consult flags",
                 "text": f"severe in-session pain (≥ {t.severe_pain}/10); session flare (pain after − before "
@@ -201,7 +202,9 @@ def definitions(options: Options) -> list[dict[str, str]]:
                         f"{t.worsening_points} above baseline at {t.worsening_consecutive} consecutive "
                         f"assessments); any red flag; disengagement (no session for {t.disengagement_days} "
                         "days while enrolled).",
-                "source": "the program's advice to stop when pain is severe or symptoms worsen; DOMAIN.md"})
+                "source": "the program's advice to stop and consult when pain becomes severe or symptoms "
+                          "worsen; a 2-point rise is the NRS minimal important change (Farrar et al. 2001, "
+                          "Pain 94:149)"})
     return out
 
 
