@@ -599,7 +599,7 @@ def _one_outcome(scored: pd.DataFrame, enrolled: pd.DataFrame, outcome: str, wee
 
 
 def outcome_changes(scored: pd.DataFrame, patients: pd.DataFrame, *,
-                    outcomes: Sequence[str] = ("leg_pain", "back_pain", "odi", "rmdq"),
+                    outcomes: Sequence[str] = tuple(DEFAULT_OPTIONS.instruments),
                     week: float | None = None, options: Options = DEFAULT_OPTIONS,
                     sd: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Baseline, endpoint, change, responder status and reliable change, tidy.
