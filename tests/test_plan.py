@@ -65,6 +65,20 @@ def test_default_plan_values():
     assert plan.responders[0].to_rule() == DEFAULT_INSTRUMENTS["leg_pain"].responder
 
 
+def test_plan_defaults_are_the_options_defaults():
+    # one place for the visit schedule: config.Options; the plan and the simulator follow it
+    from outcomes.config import DEFAULT_VISIT_WEEKS
+    from outcomes.simulate import SimulationTruth
+
+    plan, options = default_plan(), Options()
+    assert (plan.visits, plan.visit_window_days, plan.endpoint_week) == (
+        options.visits, options.visit_window_days, options.endpoint_week)
+    assert options.visits == DEFAULT_VISIT_WEEKS == SimulationTruth().visit_weeks
+    assert plan.options() == options
+    # what a user is given cites published sources, never files only the developers have
+    assert not any(word in DEFAULT_PLAN_TOML for word in ("DESIGN", "DOMAIN", "issue"))
+
+
 def test_field_names_are_fixed():
     assert [f.name for f in dataclasses.fields(AnalysisPlan)] == [
         "outcome", "outcomes", "visits", "visit_window_days", "endpoint_week", "reference", "covariates",

@@ -96,6 +96,19 @@ def _write(folder: Path, name: str, content: object) -> Path:
     return path
 
 
+def test_schedules_module_and_the_old_import_path_are_one(tmp_path, monkeypatch):
+    import outcomes.measures.schedules as schedules
+    from outcomes._resources import schedule_dir
+
+    assert Schedule is schedules.Schedule and load_schedules is schedules.load_schedules
+    assert SCHEDULE_DIR == schedules.SCHEDULE_DIR == schedule_dir()
+    assert sorted(p.name for p in SCHEDULE_DIR.glob("*.json")) == ["guided.json", "weekly.json"]
+    (tmp_path / "slow.json").write_text(json.dumps({"name": "slow", "rule": "time", "days_per_level": 14,
+                                                    "start_level": 1, "max_level": 3}))
+    monkeypatch.setenv("OUTCOMES_SCHEDULE_DIR", str(tmp_path))
+    assert schedule_dir() == tmp_path and list(load_schedules(schedule_dir())) == ["slow"]
+
+
 @pytest.mark.parametrize(("content", "message"), [
     ("{not json", "not a valid JSON file"),
     ([1, 2], "JSON object"),
