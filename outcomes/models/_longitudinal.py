@@ -83,7 +83,7 @@ def check_roles(data: Any, *, who: str, outcome: Any, arm: Any, visit: Any, subj
 
 def arm_levels(values: pd.Series, reference: str) -> list[str]:
     """The reference arm first, then the others in sorted order (as text)."""
-    others = sorted(set(values.astype(str)) - {reference})
+    others = sorted(set(values.astype(str).unique()) - {reference})
     return [reference, *others]
 
 

@@ -293,23 +293,28 @@ def _minimise(prob: _Problem, theta0: np.ndarray) -> dict[str, Any]:
             "evaluations": prob.evaluations - start}
 
 
-def _moment_start(Z: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Pairwise-available covariance of OLS residuals by visit, made positive definite."""
-    p = Z.shape[2] - 1
-    X, y = Z[mask][:, :p], Z[mask][:, p]
-    beta = np.linalg.lstsq(X, y, rcond=None)[0]
-    R = np.where(mask, Z[:, :, p] - Z[:, :, :p] @ beta, 0.0)
-    m = mask.astype(float)
-    counts = m.T @ m
-    S = (R.T @ R) / np.maximum(counts, 1)
+def _moment_start(prob: _Problem, T: int) -> np.ndarray:
+    """Pairwise-available covariance of OLS residuals by visit, made positive definite.
+
+    Computed from the per-pattern cross-products alone (X'X, X'y and the residual
+    cross-products are sums of blocks of G), so it costs nothing per patient.
+    """
+    p = prob.p
+    M = sum(np.einsum("sasb->ab", G) for _, _, G in prob.patterns)
+    beta = np.linalg.lstsq(M[:p, :p], M[:p, p], rcond=None)[0]
+    w = np.append(-beta, 1.0)
+    C, counts = np.zeros((T, T)), np.zeros((T, T))
+    for S, n, G in prob.patterns:
+        C[np.ix_(S, S)] += np.einsum("satb,a,b->st", G, w, w)
+        counts[np.ix_(S, S)] += n
+    S = C / np.maximum(counts, 1)
     var = np.diag(S).copy()
     var[var <= 0] = np.mean(var[var > 0]) if np.any(var > 0) else 1.0
-    np.fill_diagonal(S, var)
     S[counts < 2] = 0.0
     np.fill_diagonal(S, var)
-    w, v = np.linalg.eigh(S)
-    w = np.maximum(w, 1e-2 * w.max())
-    return (v * w) @ v.T
+    w_, v = np.linalg.eigh(S)
+    w_ = np.maximum(w_, 1e-2 * w_.max())
+    return (v * w_) @ v.T
 
 
 @dataclass(frozen=True)
@@ -360,7 +365,7 @@ def fit_reml(Z: np.ndarray, mask: np.ndarray, structure_name: str) -> MmrmFit:
     Zs[:, :, p] = Z[:, :, p] / scale
     structure = make_structure(structure_name, T)
     prob = _Problem(Zs, mask, structure)
-    S0 = _moment_start(Zs, mask)
+    S0 = _moment_start(prob, T)
     starts = []
     for label, S in (("moments", S0), ("diagonal", np.diag(np.diag(S0)))):
         r = _minimise(prob, structure.theta_of(S))

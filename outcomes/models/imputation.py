@@ -295,7 +295,7 @@ def _prepare(data: Any, *, outcome: str, arm: str, visit: str, subject: str, bas
                        f"left out (the ANCOVA needs them).")
     keep = ~incomplete.to_numpy()
     patients, wide = patients[keep], wide[keep]
-    if reference not in set(patients["_arm"]):
+    if reference not in set(patients["_arm"].unique()):
         raise UsageError(f"{who}: the reference arm {reference!r} has no patient with a {baseline}.")
     arms = arm_levels(patients["_arm"], reference)
     if len(arms) < 2:

@@ -266,8 +266,11 @@ def _design(frame: pd.DataFrame, *, arm: str, visit: str, baseline: str | None, 
 
 def _check_rank(X: np.ndarray, names: list[str], frame: pd.DataFrame, arm: str, visit: str, arms: list[str],
                 visits: list[Any]) -> None:
-    if np.linalg.matrix_rank(X) == X.shape[1]:
-        return
+    norms = np.sqrt(np.sum(X ** 2, axis=0))
+    if np.all(norms > 0):
+        Xn = X / norms  # X'X of unit columns: its smallest eigenvalue is 0 exactly when X is rank deficient
+        if np.linalg.eigvalsh(Xn.T @ Xn)[0] > 1e-10:
+            return
     counts = frame.groupby([arm, visit]).size()
     empty = [(a, v) for a in arms for v in visits if counts.get((a, v), 0) == 0]
     if empty:
@@ -400,7 +403,7 @@ def fit_mmrm(data: pd.DataFrame, *, outcome: str, arm: str, visit: str, subject:
     check_choice(df, "df", _DF_METHODS)
     level = check_level(level)
     frame, remarks = _prepare(data, outcome, arm, visit, subject, baseline, covariates)
-    if reference not in set(frame[arm]):
+    if reference not in set(frame[arm].unique()):
         raise UsageError(f"MMRM: the reference arm {reference!r} has no patient with a value of {outcome}.")
     arms = arm_levels(frame[arm], reference)
     visits = visit_levels(frame[visit])
