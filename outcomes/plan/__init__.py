@@ -14,7 +14,7 @@ against the data (outcomes present, reference arm present, covariates usable,
 at least two arms).
 
 The modules: `outcomes.plan.spec` (the plan and its responder definitions, each
-checked on construction), `outcomes.plan.files` (reading and writing plan files),
+checked on construction), `outcomes.plan.plan_file` (reading and writing plan files),
 `outcomes.plan.against` (the plan against the data); the field checks and the
 TOML rendering are private (``_fields``, ``_toml``).
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ._fields import KNOWN_OUTCOMES
 from .against import check_plan_against
-from .files import DEFAULT_PLAN_TOML, load_plan, write_default_plan, write_plan
+from .plan_file import DEFAULT_PLAN_TOML, load_plan, write_default_plan, write_plan
 from .spec import AnalysisPlan, ResponderDefinition, default_plan
 
 __all__ = [
