@@ -9,6 +9,7 @@ import pytest
 from conftest import ASSESSMENTS, PATIENTS, write_dataset
 from outcomes import Cohort, load_dataset
 from outcomes.errors import UsageError
+from outcomes.io import validation_text
 from outcomes.io.layouts import NOMINAL_DAY_ZERO
 
 
@@ -80,6 +81,8 @@ def test_long_visit_coded_file_reconciles_with_filters_and_quarantines_with_reas
     assert (a.rows_read, a.blank_skipped, a.filtered) == (10, 1, {"is_patient in [1]": 1})
     assert a.reconciles and p.reconciles
     assert "rows dropped by the filters: 1 by is_patient in [1]" in a.notes
+    assert "assessments: rows read also include 1 dropped by the filters (is_patient in [1]: 1)." in \
+        validation_text(ds).splitlines()
     # patient 2's age differs between rows: quarantined with the values and lines, and its assessments follow
     err = p.errors.set_index("rule").loc["patient_level_varies"]
     assert err["column"] == "age_years" and "'50' (line 4), '51' (line 5)" in err["reason"]

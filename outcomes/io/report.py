@@ -51,6 +51,13 @@ def describe_detected(detected: dict[str, Any]) -> str:
     return ", ".join(b for b in bits if b)
 
 
+def _filtered(dataset: Dataset) -> list[str]:
+    """Rows dropped by a description's [[filter]] tables, which the reconciliation also counts."""
+    return [f"{name}: rows read also include {sum(r.filtered.values()):,} dropped by the filters ("
+            + "; ".join(f"{text}: {n:,}" for text, n in r.filtered.items()) + ")."
+            for name, r in dataset.exports.items() if getattr(r, "filtered", None)]
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
@@ -69,6 +76,7 @@ def validation_text(dataset: Dataset, *, max_errors: int | None = 20) -> str:
                      f"{r.quarantined:>13,}{r.blank_skipped:>8,}  {_STATUS_WORDS[r.status]}")
     lines.append("")
     lines.append("Every file: rows read = accepted + quarantined + blank rows skipped.")
+    lines += _filtered(dataset)
     for name, r in dataset.exports.items():
         if r.rejection is not None:
             lines += ["", f"REJECTED {r.rejection.message}"]
@@ -144,6 +152,7 @@ def validation_html(dataset: Dataset, *, max_rows: int = 200) -> str:
                      r.blank_skipped, _STATUS_WORDS[r.status]])
     parts.append(_table(["export", "file", "rows read", "accepted", "quarantined", "blank rows skipped",
                          "status"], rows, numeric={2, 3, 4, 5}))
+    parts += [f"<p>{esc(line)}</p>" for line in _filtered(dataset)]
     for note in dataset.notes:
         parts.append(f"<p><strong>Note:</strong> {esc(note)}</p>")
     for name, r in dataset.exports.items():
