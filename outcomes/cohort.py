@@ -181,7 +181,7 @@ class Cohort:
                    f"and week = time × {axis.days:g} days / 7.")
                 + " Dates shown are nominal (day 0 = enrolment).")
         excluded: list[dict[str, Any]] = []
-        patients = patients.reset_index(drop=True).copy()
+        patients = _typed_covariates(patients.reset_index(drop=True).copy(), covariates or {})
         known = set(patients["patient_id"])
         assessments, n_orphans = _only_known(assessments, known)
         if n_orphans:
@@ -298,6 +298,22 @@ class Cohort:
 # ---------------------------------------------------------------------- helpers
 
 
+def _typed_covariates(patients: pd.DataFrame, covariates: dict[str, str]) -> pd.DataFrame:
+    """Declared covariates typed for the models' formulas: "numeric" as float64 (one term),
+    "categorical" as text (dummies), whatever the column held (codes 1/2/3 stay categories)."""
+    for c, kind in covariates.items():
+        if c not in patients.columns:
+            continue
+        s = patients[c]
+        if kind == "numeric":
+            patients[c] = pd.to_numeric(s, errors="coerce").astype("float64")
+        else:
+            text = s.astype(object).map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v),
+                                        na_action="ignore")
+            patients[c] = text.where(s.notna(), None)
+    return patients
+
+
 def _frames_provenance() -> dict[str, Any]:
     from . import __version__
 
@@ -398,14 +414,9 @@ def _summary(patients: pd.DataFrame, changes: pd.DataFrame, overall: pd.DataFram
              covariates: dict[str, str] | None = None) -> pd.DataFrame:
     keep = [c for c in ("patient_id", "site_id", "clinician_id", "schedule", "enrolled_on", "discharged_on",
                         "status", "age_years", "sex", "symptom_duration_weeks") if c in patients.columns]
-    # declared covariates ride along, typed as declared (numeric: one model term; categorical: dummies)
+    # declared covariates ride along, typed as declared (see _typed_covariates)
     keep += [c for c in (covariates or {}) if c in patients.columns and c not in keep]
     out = patients[keep].copy()
-    for c, kind in (covariates or {}).items():
-        if c in out.columns:
-            out[c] = (pd.to_numeric(out[c], errors="coerce").astype("float64") if kind == "numeric"
-                      else out[c].astype(object).where(out[c].notna(), None).map(
-                          lambda v: v if v is None else str(v)))
     if len(changes):
         value_cols = ["baseline", "latest", "endpoint", "change", "pct_change", "responder", "rc", "rc_class"]
         wide = changes.pivot(index="patient_id", columns="outcome", values=value_cols)

@@ -293,3 +293,56 @@ def test_an_exports_folder_with_a_description_maps_columns_and_declares_outcomes
     assert ds.outcomes.label("throat") == "Throat"
     with pytest.raises(UsageError, match="--columns is not used with it"):
         load_dataset(folder, columns=str(folder / "map.json"))
+
+
+def test_exports_long_and_wide_give_the_same_analysis(tmp_path):
+    """One small trial written three ways (four exports, a long file and a wide file timed in days)
+    gives the same changes, responders and ANCOVA estimate."""
+    from outcomes.models.trial import trial_ancova
+
+    rng = np.random.default_rng(7)
+    n, days = 24, (0, 14, 42)
+    ids = [f"P{i:02d}" for i in range(n)]
+    arm = np.where(np.arange(n) % 2 == 0, "a", "b")
+    age = rng.integers(20, 80, n)
+    enrolled = pd.Timestamp("2025-03-01") + pd.to_timedelta(rng.integers(0, 60, n), unit="D")
+    pain = np.clip(np.round(rng.normal(6, 2, (n, 3)) - np.outer(arm == "a", [0, 1, 3])), 0, 10)
+    odi = np.clip(np.round(rng.normal(40, 10, (n, 3)), 1), 0, 100)
+    pain[3, 2] = np.nan
+    odi[5, 1] = np.nan
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    pd.DataFrame({"patient_id": ids, "enrolled_on": enrolled.strftime("%Y-%m-%d"), "schedule": arm,
+                  "age_years": age}).to_csv(exports / "patients.csv", index=False)
+    rows = [{"patient_id": ids[i], "assessed_on": (enrolled[i] + pd.Timedelta(days=d)).strftime("%Y-%m-%d"),
+             "day": d, "leg_pain": pain[i, j], "odi": odi[i, j]} for i in range(n) for j, d in enumerate(days)]
+    long = pd.DataFrame(rows)
+    long.drop(columns="day").to_csv(exports / "assessments.csv", index=False)
+    folder = tmp_path / "long"
+    folder.mkdir()
+    long.drop(columns="assessed_on").assign(arm=np.repeat(arm, 3), age=np.repeat(age, 3)).to_csv(
+        folder / "trial.csv", index=False)
+    (folder / "dataset.toml").write_text(
+        '[source]\nlayout = "long"\nfile = "trial.csv"\n[columns]\npatient_id = "patient_id"\nschedule = "arm"\n'
+        'age_years = "age"\n[time]\nunit = "day"\ncolumn = "day"\n', encoding="utf-8")
+    wide_dir = tmp_path / "wide"
+    wide_dir.mkdir()
+    table = {"id": ids, "arm": arm, "age": age}
+    for j, d in enumerate(days):
+        table[f"pain_d{d}"] = pain[:, j]
+        table[f"odi_d{d}"] = odi[:, j]
+    pd.DataFrame(table).to_csv(wide_dir / "trial.csv", index=False)
+    cols = {o: "{ " + ", ".join(f'"{o}_d{d}" = {d}' for d in days) + " }" for o in ("pain", "odi")}
+    (wide_dir / "dataset.toml").write_text(
+        '[source]\nlayout = "wide"\nfile = "trial.csv"\n[columns]\npatient_id = "id"\nschedule = "arm"\n'
+        f'age_years = "age"\n[time]\nunit = "day"\n[outcomes.leg_pain]\ncolumns = {cols["pain"]}\n'
+        f'[outcomes.odi]\ncolumns = {cols["odi"]}\n', encoding="utf-8")
+    cohorts = {name: Cohort.from_folder(tmp_path / name) for name in ("exports", "long", "wide")}
+    keep = ["patient_id", "outcome", "baseline", "endpoint", "change", "pct_change", "responder", "rc"]
+    ref = cohorts["exports"].changes[keep]
+    assert ref["responder"].notna().sum() > 10
+    ancova = trial_ancova(cohorts["exports"], outcome="leg_pain", covariates=("age_years",)).to_frame()
+    for name in ("long", "wide"):
+        pd.testing.assert_frame_equal(cohorts[name].changes[keep], ref, check_dtype=False)
+        other = trial_ancova(cohorts[name], outcome="leg_pain", covariates=("age_years",)).to_frame()
+        np.testing.assert_allclose(other["estimate"], ancova["estimate"], rtol=1e-10)
