@@ -401,9 +401,11 @@ def _nominal_dates(patients: ExportResult, assessments: ExportResult, descriptio
     if assessments.original is not None and "assessed_on" not in assessments.original.columns:
         # the enrolment-window check quotes the file's assessed_on; here it is the nominal date
         original = assessments.original.copy()
-        original["assessed_on"] = NOMINAL_DAY_ZERO.isoformat()
+        text = np.full(len(original), NOMINAL_DAY_ZERO.isoformat(), dtype=object)
         if assessments.data is not None:
-            original.loc[assessments.data.index, "assessed_on"] = assessments.data["assessed_on"].astype(str)
+            stamps = assessments.data["assessed_on"].to_numpy(dtype="datetime64[s]")
+            text[original.index.get_indexer(assessments.data.index)] = np.datetime_as_string(stamps, unit="s")
+        original["assessed_on"] = text
         assessments.original = original
 
 
@@ -434,15 +436,9 @@ def _long(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], descr
         g = present.groupby(ids.to_numpy(), sort=False)
         values[col] = g.first().reindex(first_line.index).fillna("")
         n = g.nunique()
-        for p in n.index[n.to_numpy() > 1]:
-            sel = present[(ids == p).to_numpy() & present.notna().to_numpy()]
-            seen = sel.drop_duplicates()
-            listing = ", ".join(f"{v!r} (line {ln})" for ln, v in seen.items())
-            conflicts.append({"line": int(first_line[p]), "column": col, "value": " | ".join(seen.astype(str)),
-                              "rule": "patient_level_varies",
-                              "reason": (f"{col} differs between rows of patient {p!r}: {listing}; a patient-level "
-                                         "column must be the same on every row of a patient. Correct it at the "
-                                         "source; the patient's assessments are held back with it.")})
+        varying = n.index[n.to_numpy() > 1]
+        if len(varying):
+            conflicts += _conflicts(col, present, ids, varying, first_line)
     patients_frame = pd.DataFrame({"patient_id": first_line.index.astype(str), **{c: values[c].to_numpy()
                                    for c in pcols}}, index=pd.Index(first_line.to_numpy(dtype=np.int64), name="line"))
     p_schema = _baseline_schema(schemas["patients"], description, schemas["assessments"])
@@ -469,6 +465,23 @@ def _long(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], descr
     _nominal_dates(patients, assessments, description)
     _add_baselines(patients, assessments, description)
     return {"patients": patients, "assessments": assessments}
+
+
+def _conflicts(col: str, present: pd.Series, ids: pd.Series, varying: pd.Index, first_line: pd.Series
+               ) -> list[dict[str, Any]]:
+    """One failure per patient whose ``col`` takes several values: each value with its first line."""
+    sel = present.notna().to_numpy() & ids.isin(varying).to_numpy()
+    seen = pd.DataFrame({"pid": ids[sel].to_numpy(), "value": present[sel].to_numpy(),
+                         "line": present.index[sel].to_numpy()}).drop_duplicates(["pid", "value"])
+    out = []
+    for pid, group in seen.groupby("pid", sort=False):
+        listing = ", ".join(f"{v!r} (line {ln})" for v, ln in zip(group["value"], group["line"]))
+        out.append({"line": int(first_line[pid]), "column": col, "value": " | ".join(map(str, group["value"])),
+                    "rule": "patient_level_varies",
+                    "reason": (f"{col} differs between rows of patient {pid!r}: {listing}; a patient-level column "
+                               "must be the same on every row of a patient. Correct it at the source; the "
+                               "patient's assessments are held back with it.")})
+    return out
 
 
 def _add_baselines(patients: ExportResult, assessments: ExportResult, description: DatasetDescription) -> None:
