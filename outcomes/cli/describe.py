@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{n} {r.accepted:,} accepted" + (f" ({r.quarantined:,} quarantined)" if r.quarantined else "")
                        for n, r in dataset.exports.items() if r.path is not None)
     names = ", ".join(f"{o.name} ({dataset.outcomes.label(o.name)})" for o in description.outcomes) or "built-ins only"
-    print(f"{args.check} describes the data: layout {description.layout}, {"dated" if description.time.dated else "time in " + description.time.unit + "s"}, "
+    timing = "dated" if description.time.dated else f"time in {description.time.unit}s"
+    print(f"{args.check} describes the data: layout {description.layout}, {timing}, "
           f"outcomes {names}; {counts}."
           + ("" if dataset.ok else f" Run `outcomes validate {_folder(data)} --dataset {args.check}` for the "
                                    "quarantined rows."))
