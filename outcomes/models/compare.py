@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -144,11 +145,22 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _attempt(remarks: list[str], what: str, fit: Callable[[], Any]) -> Any:
     """Run one analysis; "cannot be fitted on these data" (not enough data, no sessions, every
     optimiser failing on a singular design) becomes a remark instead of stopping the comparison."""
+    t0 = time.perf_counter()
     try:
-        return fit()
+        res = fit()
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:  # not enough data, every optimiser failed
         remarks.append(f"{what} not reported: {exc}")
         return None
+    return _with_seconds(res, time.perf_counter() - t0)
+
+
+def _with_seconds(res: Any, seconds: float) -> Any:
+    """``res`` with ``meta["fit_seconds"]`` on each ModelResult that lacks it (for models.json)."""
+    if isinstance(res, ModelResult) and "fit_seconds" not in res.meta:
+        return replace(res, meta={**res.meta, "fit_seconds": seconds})
+    if isinstance(res, tuple):
+        return tuple(_with_seconds(r, seconds) for r in res)
+    return res
 
 
 def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float | None = None,
@@ -282,12 +294,8 @@ def _pairwise(cohort: Cohort, schedules: tuple[str, ...], *, outcome: str, week:
     return pd.DataFrame(rows)
 
 
-#: Cohorts at least this large fit their mixed models in two processes (each fit takes seconds).
-PARALLEL_FROM_PATIENTS = 2000
-
-
 def _fit_one(cohort: Cohort, kind: str, outcome: str, reference: str, covariates: tuple[str, ...]) -> ModelResult:
-    """One mixed model of :func:`compare_schedules` (module level, so a worker process can run it)."""
+    """One mixed model of :func:`compare_schedules`."""
     if kind == "adjusted":
         res = fit_trajectory(cohort, outcome=outcome, reference=reference, covariates=covariates)
         return replace(
@@ -308,28 +316,20 @@ def _fit_one(cohort: Cohort, kind: str, outcome: str, reference: str, covariates
 
 def _fit_mixed_models(cohort: Cohort, tasks: list[tuple[str, str, str]], *, reference: str,
                       covariates: tuple[str, ...], remarks: list[str]) -> dict[str, ModelResult]:
-    """Fit every mixed model; on large cohorts two at a time in worker processes.
+    """Fit every mixed model, one after the other in this process.
 
-    Keys: ``primary``, ``adjusted`` and ``secondary:<outcome>``. A fit that fails with a
-    ValueError becomes a remark, as in :func:`_attempt`.
+    Keys: ``primary``, ``adjusted`` and ``secondary:<outcome>``. A model that cannot be
+    fitted on these data (ValueError, RuntimeError, LinAlgError) becomes a remark, as in
+    :func:`_attempt`; anything else (MemoryError, a bug) stops the comparison. Each fit
+    takes well under a second at 20,000 patients (the REML engine works on per-patient
+    sufficient statistics), so worker processes, which would each need a pickled copy of
+    the cohort, gain nothing.
     """
-    keys = [kind if kind != "secondary" else f"secondary:{o}" for _, kind, o in tasks]
     out: dict[str, ModelResult] = {}
-    if len(tasks) > 1 and len(cohort.patients) >= PARALLEL_FROM_PATIENTS:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_fit_one, cohort, kind, o, reference, covariates) for _, kind, o in tasks]
-            for key, (what, _, _), fut in zip(keys, tasks, futures):
-                res = _attempt(remarks, what, fut.result)
-                if res is not None:
-                    out[key] = res
-        return out
-    for key, (what, kind, o) in zip(keys, tasks):
+    for what, kind, o in tasks:
         res = _attempt(remarks, what, lambda k=kind, oc=o: _fit_one(cohort, k, oc, reference, covariates))
         if res is not None:
-            out[key] = res
+            out[kind if kind != "secondary" else f"secondary:{o}"] = res
     return out
 
 

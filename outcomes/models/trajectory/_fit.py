@@ -198,6 +198,11 @@ def _model_frame(data: pd.DataFrame, extra: list[str], *, outcome: str, referenc
     order = [reference, *[s for s in schedules if s != reference]]
     frame = frame.assign(patient_id=frame["patient_id"].astype(str),
                          schedule=pd.Categorical(frame["schedule"].astype(str), categories=order))
+    # Text covariates as Categorical with patsy's own (sorted) level order: the same design,
+    # but patsy reads the codes instead of testing every string for missingness (1 s at 100,000 rows).
+    for c in extra:
+        if not (pd.api.types.is_numeric_dtype(frame[c].dtype) or isinstance(frame[c].dtype, pd.CategoricalDtype)):
+            frame[c] = pd.Categorical(frame[c], categories=sorted(frame[c].unique()))
     if time == "log":
         if (frame["week"] <= -1).any():
             raise ValueError(f"time='log' needs week > -1; the data have week {frame['week'].min():g}")
