@@ -268,8 +268,10 @@ class Cohort:
         """A few lines for the terminal: patients by status, responders, adherence, flags."""
         s = self.patient_summary
         n = len(s)
-        lines = [f"Cohort as of {self.as_of.date()}: {n} patients "
-                 + "(" + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s["status"].value_counts().items()) + ")"]
+        status = ("(" + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in s["status"].value_counts().items()) + ")"
+                  if "discharged_on" in self.patients.columns else "(no discharge data: who dropped out is not known)")
+        when = f"as of {self.as_of.date()}" if self.time.dated else f"time in {self.time.unit}s"
+        lines = [f"Cohort {when}: {n} patients {status}"]
         if "leg_pain_responder" in s.columns and s["leg_pain_responder"].notna().any():
             resp = s["leg_pain_responder"]
             k, m = int(resp.fillna(False).sum()), int(resp.notna().sum())
