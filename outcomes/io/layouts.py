@@ -52,7 +52,7 @@ import pandas as pd
 
 from .dates import DateOrder
 from .description import DatasetDescription, check_columns, _listing, _show, _suggest
-from .errors import FileRejected, UsageError
+from .errors import UsageError
 from .readers import ReadResult, _read_csv, _read_parquet, _read_xlsx
 from .schema import Field, TableSchema
 from .validate import ERROR_COLUMNS, ExportResult, _settle, validate_read
