@@ -14,7 +14,7 @@ from conftest import SESSIONS, replace_line, write_dataset
 
 def run(*args: str, env=None) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "outcomes", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=400)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout
     return proc

@@ -138,7 +138,7 @@ def test_orphan_patient_id(tmp_path):
 
 def test_session_before_enrolment_and_after_discharge(tmp_path):
     text = SESSIONS.replace("X5,P003,2026-01-20T10:00", "X5,P003,2026-01-18T10:00").replace(
-        "X4,P002,2026-01-13T09:15", "X4,P002,2027-01-13T09:15")  # P002 still enrolled: no upper bound
+        "X4,P002,2026-01-13T09:15", "X4,P002,2026-06-13T09:15")  # P002 still enrolled: no upper bound
     _, r, e = _errors(tmp_path, "sessions", text)
     assert e[["line", "rule"]].values.tolist() == [[6, "enrolment_window"]]
     assert "before the patient enrolled (2026-01-19)" in e["reason"].iloc[0]

@@ -11,8 +11,9 @@ from ..cohort import Cohort
 from ..config import Options
 from ..files import OutputSet, output_set
 from ..io import Dataset, load_dataset
+from ..io.dates import EARLIEST, DatePolicy, clinic_timezone, default_latest
 
-__all__ = ["add_data_options", "add_force_option", "load_cohort", "non_negative_int", "outputs",
+__all__ = ["add_data_options", "add_force_option", "dataset_from_args", "load_cohort", "non_negative_int", "outputs",
            "positive_int"]
 
 #: Whole numbers above this are refused before they reach numpy (an int64 holds up to 9.2e18).
@@ -50,8 +51,30 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                        help="read dates like 03/04/2026 as day/month/year")
     order.add_argument("--monthfirst", dest="date_order", action="store_const", const="monthfirst",
                        help="read dates like 03/04/2026 as month/day/year")
-    p.add_argument("--grace-days", type=non_negative_int, default=14, metavar="N",
+    p.add_argument("--grace-days", type=_grace_days, default=14, metavar="N",
                    help="days after discharged_on still accepted for sessions and assessments (default 14)")
+    p.add_argument("--earliest-date", default=EARLIEST, metavar="YYYY-MM-DD",
+                   help=f"dates before this are quarantined as implausible (default {EARLIEST})")
+    p.add_argument("--latest-date", default=None, metavar="YYYY-MM-DD",
+                   help="dates after this are quarantined as implausible (default: the day after today)")
+    p.add_argument("--timezone", default=None, metavar="ZONE",
+                   help="the clinic's time zone (IANA name, e.g. Europe/London): timestamps written with a "
+                        "UTC offset are converted to it (default: this machine's zone)")
+
+
+def _grace_days(text: str) -> int:
+    value = non_negative_int(text)
+    if value > 36_500:
+        raise argparse.ArgumentTypeError(f"must be at most 36,500 days (100 years), got {text}")
+    return value
+
+
+def dataset_from_args(args: argparse.Namespace) -> Dataset:
+    """Read and validate DATA with the shared dataset options."""
+    policy = DatePolicy(earliest=args.earliest_date, latest=args.latest_date or default_latest(),
+                        timezone=args.timezone or clinic_timezone())
+    return load_dataset(args.data, columns=args.columns, date_order=args.date_order,
+                        grace_days=args.grace_days, dates=policy, description=getattr(args, "dataset", None))
 
 
 def add_force_option(p: argparse.ArgumentParser) -> None:
@@ -76,8 +99,7 @@ def outputs(args: argparse.Namespace, command: str, out: str | None = None) -> I
 def load_cohort(args: argparse.Namespace, *, quiet: bool = False,
                 options: Options | None = None) -> tuple[Dataset, Cohort]:
     """Validate DATA and build the cohort from the accepted rows; say on stderr what was left out."""
-    dataset = load_dataset(args.data, columns=args.columns, date_order=args.date_order,
-                           grace_days=args.grace_days, description=getattr(args, "dataset", None))
+    dataset = dataset_from_args(args)
     if not dataset.ok and not quiet:
         bad = [f"{n}: {r.quarantined} quarantined" if r.status == "problems" else f"{n}: rejected"
                for n, r in dataset.exports.items() if r.status in ("problems", "rejected")]

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._resources import example_dir
 from ..io.errors import UsageError
+from ._common import add_force_option, outputs
 
 HELP = "run validate, audit, compare and patients on the bundled example data"
 
@@ -25,6 +26,7 @@ def add_parser(sub: Any, *, epilog: str) -> None:
     p.add_argument("--out", metavar="DIR", default="reports/demo",
                    help="where to write the outputs (default reports/demo)")
     p.add_argument("--data", metavar="DATA", default=None, help=argparse.SUPPRESS)
+    add_force_option(p)
     p.set_defaults(run=run)
 
 
@@ -45,37 +47,39 @@ def run(args: argparse.Namespace) -> int:
     if not data.is_dir():
         raise UsageError(f"The example data folder {data} is missing; reinstall outcomes "
                          f"(pip install --force-reinstall outcomes).")
-    out = Path(args.out)
-    print(f"Demo on {data} → {out}")
-    t0 = time.perf_counter()
-    dataset = load_dataset(data)
-    written = write_validation(dataset, out / "validation")
-    _step("validate", t0)
-    cohort = Cohort.from_dataset(dataset)
+    print(f"Demo on {data} → {args.out}")
+    args.data = str(data)  # the output folder must not lie inside it
+    with outputs(args, "demo") as oset:
+        out = oset.staging
+        t0 = time.perf_counter()
+        dataset = load_dataset(data)
+        written = write_validation(dataset, out / "validation")
+        _step("validate", t0)
+        cohort = Cohort.from_dataset(dataset)
 
-    t0 = time.perf_counter()
-    audit = write_audit_report(cohort, out / "audit", dataset=dataset)
-    _step("audit report", t0)
+        t0 = time.perf_counter()
+        audit = write_audit_report(cohort, out / "audit", dataset=dataset)
+        _step("audit report", t0)
 
-    t0 = time.perf_counter()
-    schedules = set(cohort.patients["schedule"])
-    # the example's time-based schedule is the natural reference for the symptom-guided one
-    comparison = compare_schedules(cohort, reference="weekly" if "weekly" in schedules else None)
-    write_comparison(comparison, out / "compare")
-    compare = write_compare_report(comparison, cohort, out / "compare")
-    _step("schedule comparison", t0)
+        t0 = time.perf_counter()
+        schedules = set(cohort.patients["schedule"])
+        # the example's time-based schedule is the natural reference for the symptom-guided one
+        comparison = compare_schedules(cohort, reference="weekly" if "weekly" in schedules else None)
+        write_comparison(comparison, out / "compare")
+        compare = write_compare_report(comparison, cohort, out / "compare")
+        _step("schedule comparison", t0)
 
-    t0 = time.perf_counter()
-    patients = write_patient_reports(cohort, out / "patients", jobs=min(2, os.cpu_count() or 1))
-    _step(f"{patients['n']} patient reports", t0)
+        t0 = time.perf_counter()
+        patients = write_patient_reports(cohort, out / "patients", jobs=min(2, os.cpu_count() or 1))
+        _step(f"{patients['n']} patient reports", t0)
 
-    print()
-    print(validation_text(dataset, max_errors=5))
-    print()
-    print(cohort.summary())
+        print()
+        print(validation_text(dataset, max_errors=5))
+        print()
+        print(cohort.summary())
     print("\nOpen first:")
-    print(f"  {'clinic audit':<26}{Path(audit['audit.html']).resolve()}")
-    print(f"  {'schedule comparison':<26}{Path(compare['compare.html']).resolve()}")
-    print(f"  {'patients (flagged first)':<26}{Path(patients['index']).resolve()}")
-    print(f"  {'validation report':<26}{Path(written['validation.html']).resolve()}")
+    for label, path in (("clinic audit", audit["audit.html"]), ("schedule comparison", compare["compare.html"]),
+                        ("patients (flagged first)", patients["index"]),
+                        ("validation report", written["validation.html"])):
+        print(f"  {label:<26}{Path(oset.final(path)).resolve()}")
     return dataset.exit_code

@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from ..io import load_dataset, validation_document, validation_text, write_validation
-from ._common import add_data_options, add_force_option, non_negative_int, outputs
+from ..io import validation_document, validation_text, write_validation
+from ._common import add_data_options, add_force_option, dataset_from_args, non_negative_int, outputs
 
 HELP = "read and validate every export; write accepted and quarantined rows and a report"
 
@@ -31,8 +31,7 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    dataset = load_dataset(args.data, columns=args.columns, date_order=args.date_order,
-                           grace_days=args.grace_days, description=getattr(args, "dataset", None))
+    dataset = dataset_from_args(args)
     written: dict[str, str] = {}
     if args.out:
         with outputs(args, "validate") as oset:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from .dates import DateOrder
+from .dates import DateOrder, DatePolicy
 from .description import DatasetDescription, TimeAxis, find_description, load_description
 from .errors import FileRejected, UsageError
 from .readers import SUFFIXES, ColumnMap, find_export, load_column_map, read_export
@@ -140,6 +140,7 @@ def load_dataset(
     grace_days: int = 14,
     schemas: dict[str, TableSchema] | None = None,
     description: str | os.PathLike[str] | DatasetDescription | None = None,
+    dates: DatePolicy | None = None,
 ) -> Dataset:
     """Read and validate the exports in ``folder``.
 
@@ -161,6 +162,9 @@ def load_dataset(
         ``exports``, ``long`` or ``wide``, names, recodes, filters, time axis,
         declared outcomes and covariates. Default: ``folder/dataset.toml`` when it
         exists, else the four exports as they are.
+    dates : DatePolicy, optional
+        Plausible dates (default 1900-01-01 to the day after the run) and the clinic's time
+        zone for timestamps written with a UTC offset (default: the machine's zone).
 
     Returns
     -------
@@ -198,12 +202,14 @@ def load_dataset(
     options = {"date_order": date_order or "infer", "grace_days": grace_days,
                "columns": None if cmap is None else cmap.path,
                "description": None if desc is None else desc.to_dict()}
+    dates = dates or DatePolicy()
+    options.update(dates.as_dict())
     results: dict[str, ExportResult] = {}
     notes: list[str] = []
     if desc is not None and desc.layout != "exports":
         from .layouts import read_declared
 
-        results, notes = read_declared(desc, schemas, date_order=date_order)
+        results, notes = read_declared(desc, schemas, date_order=date_order, dates=dates)
     for name in EXPORTS if not results else ():
         path = find_export(root, name)
         if path is None:
@@ -223,7 +229,7 @@ def load_dataset(
                 continue
         try:
             read = read_export(path, schemas[name], column_map=cmap)
-            results[name] = validate_read(read, schemas[name], date_order=date_order)
+            results[name] = validate_read(read, schemas[name], date_order=date_order, dates=dates)
         except FileRejected as exc:
             results[name] = ExportResult(export=name, path=path, status="rejected", rejection=exc)
     patients = results["patients"]

@@ -8,7 +8,15 @@ Accepted spellings, per value:
   optionally followed by a time ``08:30`` or ``08:30:15``; four-digit years
   only;
 * Excel date serials: a number from 20000 to 80000 (1954-10-03 to
-  2119-01-10), counted from 1899-12-30 as Excel does (fractions are times).
+  2119-01-10), counted from 1899-12-30 as Excel does (fractions are times);
+* ISO timestamps with a UTC offset (``2026-03-04T08:30:00+01:00``, ``…Z``):
+  converted to the clinic's time zone (:func:`clinic_timezone`) and stored as
+  local clock time, said in the report.
+
+Refused, never completed: partial dates (``2025``, ``2025-03``), and dates
+outside the plausible window (:data:`EARLIEST`, and the day after the run by
+default): one typo such as ``2199-01-01`` would otherwise move every
+"as of" date and every week count of a cohort.
 
 The order of day and month is decided once per file, across all its date
 columns: a first part above 12 proves day-first, a second part above 12
@@ -21,22 +29,103 @@ is always accepted.
 
 from __future__ import annotations
 
+import datetime as _dt
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["PROBLEMS", "DateColumn", "DateOrder", "infer_date_order"]
+__all__ = ["EARLIEST", "PROBLEMS", "DateColumn", "DateOrder", "DatePolicy", "clinic_timezone",
+           "default_latest", "infer_date_order"]
+
+#: Dates before this are not plausible for a clinical record (typos such as 0001-01-01).
+EARLIEST = "1900-01-01"
 
 DateOrder = str  # "dayfirst" | "monthfirst"
 
 _SLASH = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
 _SERIAL = r"^\d{5}(?:\.\d+)?$"
+_PARTIAL = r"\d{4}(?:-\d{1,2})?"
+_OFFSET = r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})"
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "s")
 #: Codes stored in :attr:`DateColumn.problem`.
-PROBLEMS = {"not_a_date": 1, "impossible": 2, "ambiguous": 3}
-_NOT_A_DATE, _IMPOSSIBLE, _AMBIGUOUS = PROBLEMS.values()
+PROBLEMS = {"not_a_date": 1, "impossible": 2, "ambiguous": 3, "partial": 4, "implausible": 5}
+_NOT_A_DATE, _IMPOSSIBLE, _AMBIGUOUS, _PARTIAL_CODE, _IMPLAUSIBLE = PROBLEMS.values()
+
+
+@dataclass(frozen=True)
+class DatePolicy:
+    """What dates are plausible and which clock timestamps with a UTC offset are converted to.
+
+    Attributes
+    ----------
+    earliest, latest : str
+        ISO dates; a date outside ``[earliest, latest]`` is quarantined (default 1900-01-01 and
+        the day after the run).
+    timezone : str
+        IANA name of the clinic's time zone (default :func:`clinic_timezone`).
+    """
+
+    earliest: str = EARLIEST
+    latest: str = field(default_factory=lambda: default_latest())
+    timezone: str = field(default_factory=lambda: clinic_timezone())
+
+    def __post_init__(self) -> None:
+        from zoneinfo import ZoneInfo
+
+        from ..errors import UsageError
+
+        for name in ("earliest", "latest"):
+            value = getattr(self, name)
+            try:
+                _dt.date.fromisoformat(str(value))
+            except ValueError:
+                raise UsageError(f"The {name} plausible date must be written YYYY-MM-DD, got {value!r}.") from None
+        if self.earliest > self.latest:
+            raise UsageError(f"The plausible dates run from {self.earliest} to {self.latest}: the first "
+                             "must not be after the second.")
+        try:
+            ZoneInfo(self.timezone)
+        except (ValueError, KeyError, OSError):
+            raise UsageError(f"{self.timezone!r} is not a time zone name; use an IANA name such as "
+                             "'Europe/London' or 'UTC'.") from None
+
+    def as_dict(self) -> dict[str, str]:
+        return {"earliest_date": self.earliest, "latest_date": self.latest, "timezone": self.timezone}
+
+
+def default_latest() -> str:
+    """The latest plausible date by default: the day after today (the run's date)."""
+    return (_dt.date.today() + _dt.timedelta(days=1)).isoformat()
+
+
+def clinic_timezone() -> str:
+    """The IANA name of the clinic's time zone: ``TZ``, else the machine's zone, else ``"UTC"``."""
+    from zoneinfo import ZoneInfo
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        target = str(Path("/etc/localtime").resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if not name:
+            continue
+        try:
+            ZoneInfo(name)
+        except (ValueError, KeyError, OSError):
+            continue
+        return name
+    return "UTC"
 SERIAL_MIN, SERIAL_MAX = 20000, 80000
 
 
@@ -52,21 +141,31 @@ class DateColumn:
     problem: pd.Series  # int8 code by row label: see PROBLEMS (0 = fine)
     slash: pd.DataFrame = field(default_factory=pd.DataFrame)  # parts of d/m/y values, by row label
     serials: int = 0
+    #: Values written with a UTF offset and converted to the clinic's time zone.
+    converted: int = 0
 
     @classmethod
-    def parse(cls, s: pd.Series, missing_values: tuple[str, ...]) -> "DateColumn":
+    def parse(cls, s: pd.Series, missing_values: tuple[str, ...], *, timezone: str | None = None
+              ) -> "DateColumn":
+        """Parse what needs no day/month order; ``timezone``: the clinic's (default :func:`clinic_timezone`)."""
         index = s.index
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            values = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
-            values = values.astype("datetime64[us]")
+            converted = 0
+            if getattr(s.dt, "tz", None) is not None:
+                s = s.dt.tz_convert(timezone or clinic_timezone()).dt.tz_localize(None)
+                converted = int(s.notna().sum())
+            values = s.astype("datetime64[us]")
             missing = values.isna().to_numpy()
-            return cls(values, missing, pd.Series(0, index=index, dtype=np.int8))
+            return cls(values, missing, pd.Series(0, index=index, dtype=np.int8), converted=converted)
         text = s.astype(str) if not pd.api.types.is_string_dtype(s.dtype) else s
         text = text.fillna("")
         missing = text.isin(missing_values).to_numpy()  # "" is always a missing value
         if not pd.api.types.is_string_dtype(s.dtype):
             missing |= s.isna().to_numpy()
-        candidates = text.where(~missing)
+        # pandas' ISO8601 reader completes "2025" and "2025-03" to the 1st: keep them out of it
+        partial = text.str.fullmatch(_PARTIAL).fillna(False).to_numpy(dtype=bool) & ~missing
+        offset = text.str.fullmatch(_OFFSET).fillna(False).to_numpy(dtype=bool) & ~missing
+        candidates = text.where(~(missing | partial | offset))
         try:
             values = pd.to_datetime(candidates, format="ISO8601", errors="coerce")
             if getattr(values.dt, "tz", None) is not None:
@@ -75,11 +174,29 @@ class DateColumn:
             values = pd.Series(pd.NaT, index=index)
         values = values.astype("datetime64[us]")
         problem = pd.Series(0, index=index, dtype=np.int8)
-        todo = values.isna().to_numpy() & ~missing
+        problem[partial] = _PARTIAL_CODE
         col = cls(values, missing, problem)
+        if offset.any():
+            stamps = pd.to_datetime(text[offset].str.replace(r"\s+", "", regex=True), format="ISO8601",
+                                    utc=True, errors="coerce")
+            local = stamps.dt.tz_convert(timezone or clinic_timezone()).dt.tz_localize(None)
+            ok = local.notna().to_numpy()
+            col.values.loc[local.index[ok]] = local[ok].astype("datetime64[us]")
+            col.problem.loc[local.index[~ok]] = _IMPOSSIBLE
+            col.converted = int(ok.sum())
+        todo = values.isna().to_numpy() & ~missing & ~partial & ~offset
         if todo.any():
             col._parse_slow(text[todo])
         return col
+
+    def check_window(self, earliest: str, latest: str) -> None:
+        """Mark dates before ``earliest`` or after ``latest`` (ISO dates) as implausible."""
+        lo, hi = np.datetime64(earliest, "us"), np.datetime64(latest, "us") + np.timedelta64(1, "D")
+        v = self.values.to_numpy(dtype="datetime64[us]")
+        bad = ~np.isnat(v) & ((v < lo) | (v >= hi))
+        if bad.any():
+            self.problem[bad] = _IMPLAUSIBLE
+            self.values[bad] = pd.NaT
 
     def _parse_slow(self, text: pd.Series) -> None:
         # Excel serials

@@ -44,6 +44,12 @@ __all__ = [
 SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".parquet")
 _CHUNK = 1 << 22  # bytes read at a time while checking the encoding
 _SPARE, _N_SPARE = "__surplus_field_", 16
+#: Resource limits: an export wider than this is not a table of records (10,000 columns took minutes).
+MAX_COLUMNS = 1000
+#: Excel's own row limit; a sheet claiming more was not written by a spreadsheet.
+MAX_XLSX_ROWS = 1_048_576
+#: Uncompressed size of an .xlsx beyond which it is refused (a "zip bomb" unpacks to gigabytes).
+MAX_XLSX_UNPACKED = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,19 @@ class ColumnMap:
 def load_column_map(path: str | os.PathLike[str], schemas: Mapping[str, TableSchema]) -> ColumnMap:
     """Read and check a column-mapping file; every mistake is a :class:`UsageError`."""
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"Column map {p} is a folder; give the JSON file to --columns.")
     try:
+        if p.stat().st_size > 1 << 20:
+            raise UsageError(f"Column map {p} is over 1 MB; a column map is a short JSON object.")
         raw = json.loads(p.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise UsageError(f"Column map {p} not found. Check the path given to --columns.") from None
+    except OSError as exc:
+        raise UsageError(f"Column map {p} cannot be read ({exc.strerror}).") from None
+    except RecursionError:
+        raise UsageError(f"Column map {p} is nested too deeply to be a column map; it must be an object "
+                         'such as {"Pain pre": "pain_before"}.') from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(
             f"Column map {p} is not valid JSON ({exc}). It must be an object such as "
@@ -116,6 +131,10 @@ def load_column_map(path: str | os.PathLike[str], schemas: Mapping[str, TableSch
             for scope, cols in val.items():
                 target = scope if scope in scopes else "*"
                 cols = cols if scope in scopes else {scope: cols}
+                if not isinstance(cols, dict):
+                    raise UsageError(
+                        f'Column map {p}: "values" → {scope!r} must map columns to code maps, e.g. '
+                        '{"sex": {"1": "male"}}; got ' + type(cols).__name__ + ".")
                 for col, mapping in cols.items():
                     if not isinstance(mapping, dict):
                         raise UsageError(
@@ -152,6 +171,8 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
     #: Lines of records with more fields than the header (quarantined by the validator).
     surplus_lines: list[int] = field(default_factory=list)
+    #: Records that swallowed following lines through an unclosed quote: first line → (last line, column).
+    unclosed_quotes: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def detected(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": self.file_format}
@@ -171,7 +192,9 @@ def find_export(folder: Path, export: str) -> Path | None:
     Raises :class:`UsageError` when the same export exists in several formats
     (which one is right cannot be guessed).
     """
-    found = [folder / f"{export}{s}" for s in SUFFIXES if (folder / f"{export}{s}").is_file()]
+    # a folder, pipe or broken link under an export's name is returned too: read_export rejects it by name
+    found = [folder / f"{export}{s}" for s in SUFFIXES
+             if (folder / f"{export}{s}").exists() or (folder / f"{export}{s}").is_symlink()]
     # Exports saved with capitalised names or suffixes (Patients.CSV) are common.
     if not found:
         wanted = {f"{export}{s}" for s in SUFFIXES}
@@ -199,6 +222,12 @@ def read_export(
         says, duplicate column names, or a record that does not fit the header.
     """
     path = Path(path)
+    if not path.is_file():
+        kind = ("a folder" if path.is_dir() else "a broken link" if path.is_symlink()
+                else "missing" if not path.exists() else "not a regular file (a pipe or device)")
+        raise FileRejected(str(path), f"is {kind}, not an export file.",
+                           f"Put the {schema.name} export itself there as a file, or remove {path.name}.",
+                           rule="not_a_file")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         result = _read_csv(path, schema.name)
@@ -219,34 +248,74 @@ def read_export(
 # --------------------------------------------------------------------------- CSV
 
 
-def _detect_encoding(path: Path) -> tuple[str, str, int]:
-    """Return (codec, description, number of line breaks) after checking the whole file decodes."""
-    with open(path, "rb") as fh:
+def _open_binary(path: Path):
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise FileRejected(str(path), f"cannot be read ({exc.strerror}).",
+                           "Check the file's permissions, or copy it somewhere readable.",
+                           rule="unreadable") from None
+
+
+def _detect_encoding(path: Path) -> tuple[str, str, int, int]:
+    """Return (codec, description, line breaks, double quotes) after checking the whole file decodes."""
+    with _open_binary(path) as fh:
         head = fh.read(_CHUNK)
     if not head.strip():
         raise FileRejected(str(path), "is empty.", "Export the data again; the file has no header and no rows.")
-    if b"\x00" in head:
-        raise FileRejected(
-            str(path), "is not a text file (it contains binary data).",
-            "Check that this is the CSV export and not another file renamed to .csv.",
-        )
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        codec = "utf-16"
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read().decode(codec)
+        except UnicodeDecodeError as exc:
+            raise FileRejected(str(path), f"starts as UTF-16 text but byte {exc.start} is not UTF-16.",
+                               "Save it again as 'CSV UTF-8' from your spreadsheet or database.",
+                               rule="encoding") from None
+        return codec, "UTF-16", text.count("\n"), text.count('"')
     bom = head.startswith(codecs.BOM_UTF8)
     for codec, label in (("utf-8", "UTF-8 with BOM" if bom else "UTF-8"), ("cp1252", "Windows-1252")):
         decoder = codecs.getincrementaldecoder(codec)()
-        breaks = 0
+        breaks = quotes = 0
         try:
             with open(path, "rb") as fh:
                 while chunk := fh.read(_CHUNK):
+                    if b"\x00" in chunk:
+                        _reject_nul(path, breaks + chunk[:chunk.index(b"\x00")].count(b"\n") + 1)
                     decoder.decode(chunk)
                     breaks += chunk.count(b"\n")
+                    quotes += chunk.count(b'"')
                 decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
-        return ("utf-8-sig" if codec == "utf-8" else codec), label, breaks
+        return ("utf-8-sig" if codec == "utf-8" else codec), label, breaks, quotes
+    line = _first_undecodable_line(path)
     raise FileRejected(
-        str(path), "is neither UTF-8 nor Windows-1252 text.",
-        "Save it again as 'CSV UTF-8' from your spreadsheet or database.",
+        str(path), "is neither UTF-8 nor Windows-1252 text" + (f" (line {line} is the first that is not)"
+                                                             if line else "") + ".",
+        "Save it again as 'CSV UTF-8' from your spreadsheet or database.", line=line, rule="encoding",
     )
+
+
+def _reject_nul(path: Path, line: int) -> None:
+    raise FileRejected(
+        str(path), "is not a text file: it contains a NUL byte (binary data), which no text export holds.",
+        "Check that this is the CSV export and not another file renamed to .csv; if only this line "
+        "is damaged, delete the stray character and save again.", line=line, rule="encoding",
+    )
+
+
+def _first_undecodable_line(path: Path) -> int | None:
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                try:
+                    raw.decode("cp1252")
+                except UnicodeDecodeError:
+                    return n
+    return None
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -256,7 +325,7 @@ def _sniff_delimiter(header_line: str) -> str:
 
 
 def _read_csv(path: Path, export: str) -> ReadResult:
-    encoding, enc_label, breaks = _detect_encoding(path)
+    encoding, enc_label, breaks, quotes = _detect_encoding(path)
     with open(path, encoding=encoding, newline="") as fh:
         first = fh.readline()
     header_line = first.rstrip("\r\n")
@@ -269,6 +338,7 @@ def _read_csv(path: Path, export: str) -> ReadResult:
     delimiter = _sniff_delimiter(header_line)
     header = next(csv.reader([header_line], delimiter=delimiter))
     header = [h.strip().lstrip("\ufeff") for h in header]
+    _check_width(path, len(header))
     _check_duplicate_header(path, header, "column")
     names = [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
     frame = _read_csv_fast(path, encoding, delimiter, names)
@@ -284,8 +354,41 @@ def _read_csv(path: Path, export: str) -> ReadResult:
     # One record per line unless quoted values hold line breaks (then count them).
     lines = (np.arange(2, len(frame) + 2, dtype=np.int64) if breaks <= len(frame) + 1
              else _csv_line_numbers(frame))
-    return _finish(path, export, frame, lines, "csv", notes, encoding=enc_label,
-                   delimiter=delimiter, decimal=decimal, surplus=surplus)
+    swallowed = {} if breaks <= len(frame) + 1 else _swallowed_records(frame, lines, delimiter, len(names))
+    if quotes % 2 and len(frame):  # a quote still open at the end of the file: the last record holds it
+        last = int(lines[-1]) + sum(str(v).rstrip("\r\n").count("\n") for v in frame.iloc[-1])
+        swallowed.setdefault(int(lines[-1]), (last, "(unknown)"))
+    if swallowed:
+        first = min(swallowed)
+        notes.append(f"{len(swallowed)} record(s) hold a quote that is not closed on its own line (first at "
+                     f"line {first}): the lines up to the closing quote were read as one value")
+    result = _finish(path, export, frame, lines, "csv", notes, encoding=enc_label,
+                     delimiter=delimiter, decimal=decimal, surplus=surplus)
+    result.unclosed_quotes = {ln: end for ln, end in swallowed.items() if ln in result.frame.index}
+    return result
+
+
+def _swallowed_records(frame: pd.DataFrame, lines: np.ndarray, delimiter: str, width: int
+                       ) -> dict[int, tuple[int, str]]:
+    """Records whose quoted value runs over lines that look like whole records of their own.
+
+    An unclosed quote makes the parser read every following line, delimiters and all, into one
+    value until the next quote; that value then holds line breaks followed by lines with nearly
+    as many delimiters as the header. Returns ``{first line: (last line, column)}``.
+    """
+    need = max(1, width - 2)
+    found: dict[int, tuple[int, str]] = {}
+    for col in frame.columns:
+        s = frame[col]
+        if not _is_text(s):
+            continue
+        multi = s.str.contains("\n", regex=False).fillna(False).to_numpy(dtype=bool)
+        for i in np.flatnonzero(multi):
+            parts = str(s.iat[i]).split("\n")
+            if any(p.count(delimiter) >= need for p in parts[1:]):
+                start = int(lines[i])
+                found.setdefault(start, (start + sum(str(v).count("\n") for v in frame.iloc[i]), str(col)))
+    return found
 
 
 def _read_csv_fast(path: Path, encoding: str, delimiter: str, names: list[str]) -> pd.DataFrame | None:
@@ -328,7 +431,15 @@ def _read_csv_careful(path: Path, encoding: str, delimiter: str, names: list[str
             keep_default_na=False, na_filter=False, skip_blank_lines=False,
             encoding=encoding, engine="c", quotechar='"', index_col=False,
         )
-    except pd.errors.ParserError:
+    except pd.errors.ParserError as exc:
+        if "EOF inside string" in str(exc):
+            start = _last_record_start(path, encoding, delimiter)
+            raise FileRejected(
+                str(path), "a quote opened on this line is never closed, so every line after it would be "
+                "read as one value.",
+                'Find the stray double quote (") on that line: close it, or remove it, and export again.',
+                line=start, rule="unclosed_quote",
+            ) from None
         bad = _overlong_records(path, encoding, delimiter, len(names))
         also = ", ".join(str(n) for n in bad[1:6]) + (" …" if len(bad) > 6 else "")
         raise FileRejected(
@@ -344,6 +455,21 @@ def _read_csv_careful(path: Path, encoding: str, delimiter: str, names: list[str
         if s.notna().any():
             surplus |= (s.fillna("").str.strip() != "").to_numpy(dtype=bool)
     return frame.drop(columns=spare), surplus
+
+
+def _last_record_start(path: Path, encoding: str, delimiter: str) -> int | None:
+    """Physical line on which the file's last record starts (where an unclosed quote opened)."""
+    start = None
+    with open(path, encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        line = 1
+        try:
+            for _row in reader:
+                start = line
+                line = reader.line_num + 1
+        except csv.Error:
+            return line
+        return line if reader.line_num >= line else start
 
 
 def _overlong_records(path: Path, encoding: str, delimiter: str, width: int) -> list[int]:
@@ -401,6 +527,7 @@ def _read_xlsx(path: Path, export: str) -> ReadResult:
 
     if path.stat().st_size == 0:
         raise FileRejected(str(path), "is empty.", "Export the data again from your system.")
+    formulas = _check_xlsx_archive(path)
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
@@ -422,9 +549,17 @@ def _read_xlsx(path: Path, export: str) -> ReadResult:
         header = [_excel_cell_text(v).strip() for v in header_row]
         while header and not header[-1]:
             header.pop()
+        _check_width(path, len(header))
         _check_duplicate_header(path, header, "column")
         width = len(header)
-        data = [[_excel_cell_text(v).strip() for v in r[:width]] for r in rows]
+        data = []
+        for r in rows:
+            data.append([_excel_cell_text(v).strip() for v in r[:width]])
+            if len(data) >= MAX_XLSX_ROWS:
+                raise FileRejected(str(path), f"sheet {chosen!r} has more than {MAX_XLSX_ROWS:,} rows, more "
+                                   "than Excel itself allows.", "Export the data as CSV or Parquet instead.",
+                                   rule="too_many_rows")
+        uncached = _uncached_formulas(path, chosen, width, data) if formulas else 0
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
         raise FileRejected(
             str(path), f"could not be read as a workbook ({type(exc).__name__}: {exc}).",
@@ -437,8 +572,56 @@ def _read_xlsx(path: Path, export: str) -> ReadResult:
     frame = pd.DataFrame(data, columns=names, dtype=str) if data else pd.DataFrame(
         {n: pd.Series([], dtype=str) for n in names})
     notes = [f"sheet {chosen!r}" + (f" (of {len(sheet_names)})" if len(sheet_names) > 1 else "")]
+    if uncached:
+        notes.append(f"{uncached} formula cell(s) have no saved result (the workbook was not recalculated): "
+                     "their formulas are shown as the values; open the file in Excel or LibreOffice, save it, "
+                     "and run again")
     lines = np.arange(2, len(frame) + 2, dtype=np.int64)
     return _finish(path, export, frame, lines, "xlsx", notes, sheet=chosen)
+
+
+def _check_xlsx_archive(path: Path) -> bool:
+    """Refuse archives that unpack to more than :data:`MAX_XLSX_UNPACKED`; True when a sheet holds formulas."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+            unpacked = sum(m.file_size for m in members)
+            if unpacked > MAX_XLSX_UNPACKED:
+                raise FileRejected(str(path), f"unpacks to {unpacked / 2**30:.1f} GB, more than the "
+                                   f"{MAX_XLSX_UNPACKED / 2**30:.0f} GB an export can be.",
+                                   "Export the data as CSV or Parquet instead.", rule="too_large")
+            for m in members:
+                if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml"):
+                    with zf.open(m) as fh:
+                        while chunk := fh.read(1 << 20):
+                            if b"<f>" in chunk or b"<f " in chunk:
+                                return True
+    except zipfile.BadZipFile:
+        return False  # openpyxl says so, with the usual message
+    return False
+
+
+def _uncached_formulas(path: Path, sheet: str, width: int, data: list[list[str]]) -> int:
+    """Put the formula text where a formula cell has no saved result; return how many."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=False)
+    try:
+        rows = wb[sheet].iter_rows(values_only=True)
+        next(rows, None)
+        n = 0
+        for i, r in enumerate(rows):
+            if i >= len(data):
+                break
+            for j, v in enumerate(r[:width]):
+                if isinstance(v, str) and v.startswith("=") and data[i][j] == "":
+                    data[i][j] = v
+                    n += 1
+        return n
+    finally:
+        wb.close()
 
 
 # ----------------------------------------------------------------------- Parquet
@@ -456,11 +639,25 @@ def _read_parquet(path: Path, export: str) -> ReadResult:
             "Write the export again, or export it as CSV.",
         ) from None
     header = [str(c).strip() for c in table.column_names]
+    _check_width(path, len(header))
     _check_duplicate_header(path, header, "column")
-    frame = table.to_pandas(date_as_object=False)  # DATE columns as datetime64, not date objects
+    notes = []
+    nested = [i for i, f in enumerate(table.schema) if pa.types.is_nested(f.type)]
+    for i in nested:  # lists, structs and maps are not values of a table of records: keep them as text
+        col = table.column(i)
+        text = pa.array([None if v is None else json.dumps(v, default=str) for v in col.to_pylist()],
+                        type=pa.string())
+        table = table.set_column(i, table.schema.field(i).name, text)
+    if nested:
+        notes.append("nested column(s) read as text: " + ", ".join(header[i] for i in nested))
+    try:
+        frame = table.to_pandas(date_as_object=False)  # DATE columns as datetime64, not date objects
+    except (pa.ArrowException, ValueError, OverflowError) as exc:
+        raise FileRejected(str(path), f"holds values that cannot be converted ({exc}).",
+                           "Write the export again with plain types (text, numbers, dates), or as CSV.") from None
     frame.columns = header
     lines = np.arange(2, len(frame) + 2, dtype=np.int64)
-    return _finish(path, export, frame, lines, "parquet", [])
+    return _finish(path, export, frame, lines, "parquet", notes)
 
 
 # ------------------------------------------------------------------------ shared
@@ -468,6 +665,13 @@ def _read_parquet(path: Path, export: str) -> ReadResult:
 
 def _is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
+
+
+def _check_width(path: Path, width: int) -> None:
+    if width > MAX_COLUMNS:
+        raise FileRejected(str(path), f"has {width:,} columns; an export has at most {MAX_COLUMNS:,}.",
+                           "Check that this is the right file (a table of records, one per row), or keep only "
+                           "the columns the analysis needs.", line=1, rule="too_many_columns")
 
 
 def _check_duplicate_header(path: Path, header: list[str], what: str) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from .dates import PROBLEMS, DateColumn, DateOrder, infer_date_order
+from .dates import PROBLEMS, DateColumn, DateOrder, DatePolicy, infer_date_order
 from .errors import FileRejected
 from .readers import ReadResult
 from .schema import Field, TableSchema
@@ -177,6 +177,10 @@ def _text_to_float(s: pd.Series, missing: np.ndarray, decimal: str) -> pd.Series
     return pd.to_numeric(text, errors="coerce").astype("float64")
 
 
+#: Whole numbers beyond 2**53 cannot be held exactly (and beyond 2**63 not at all).
+_MAX_EXACT_INT = 2.0**53
+
+
 def _convert_number(s: pd.Series, f: Field, missing: np.ndarray, decimal: str,
                     errs: _Collector) -> pd.Series:
     if _is_text(s):
@@ -202,8 +206,13 @@ def _convert_number(s: pd.Series, f: Field, missing: np.ndarray, decimal: str,
         out |= (num > hi).to_numpy()
     errs.add(out, f.name, "minimum/maximum",
              lambda v, _ln: f"{f.name} = {v} is outside the allowed range {f.range_text}. {_FIX['range']}")
+    num = num.where(~out)  # quarantined anyway; keeps 1e20 away from the integer cast
     if f.type == "integer":
-        return num.round().astype("Int64")
+        huge = (num.abs() > _MAX_EXACT_INT).fillna(False).to_numpy(dtype=bool)
+        errs.add(huge, f.name, "minimum/maximum",
+                 lambda v, _ln: f"{f.name} = {v} is far too large to be a count or a measurement. "
+                                f"{_FIX['range']}")
+        return num.where(~huge).round().astype("Int64")
     return num
 
 
@@ -248,7 +257,7 @@ def _convert_string(s: pd.Series, f: Field, missing: np.ndarray, errs: _Collecto
 
 
 def _convert_columns(read: ReadResult, schema: TableSchema, errs: _Collector,
-                     date_order: DateOrder | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+                     date_order: DateOrder | None, policy: DatePolicy) -> tuple[pd.DataFrame, dict[str, Any]]:
     frame = read.frame
     typed: dict[str, pd.Series] = {}
     dates: dict[str, DateColumn] = {}
@@ -258,7 +267,7 @@ def _convert_columns(read: ReadResult, schema: TableSchema, errs: _Collector,
             continue
         s = frame[f.name]
         if f.type in ("date", "datetime"):
-            dates[f.name] = DateColumn.parse(s, schema.missing_values)
+            dates[f.name] = DateColumn.parse(s, schema.missing_values, timezone=policy.timezone)
             missing[f.name] = dates[f.name].missing
             continue
         m = _missing_mask(s, schema.missing_values)
@@ -274,10 +283,12 @@ def _convert_columns(read: ReadResult, schema: TableSchema, errs: _Collector,
     if dates:
         detected["date_order"] = order or ("iso" if order_note.startswith("ISO") else None)
         detected["date_order_note"] = order_note
-    serials = 0
+    serials = converted = 0
     for name, col in dates.items():
         col.resolve(order)
+        col.check_window(policy.earliest, policy.latest)
         serials += col.serials
+        converted += col.converted
         f = schema.field(name)
         when = {"dayfirst": " in day-first order", "monthfirst": " in month-first order"}.get(order or "", "")
         reasons = {
@@ -287,14 +298,23 @@ def _convert_columns(read: ReadResult, schema: TableSchema, errs: _Collector,
             "ambiguous": lambda v, _ln, n=name: (f"{n} = {v!r} could be read day-first or month-first and "
                                            "the file's dates do not settle which. Re-run with "
                                            "--dayfirst or --monthfirst."),
+            "partial": lambda v, _ln, n=name: (f"{n} = {v!r} is not a whole date (year, month and day); "
+                                         "it is not completed by guessing. Write the full date."),
+            "implausible": lambda v, _ln, n=name: (f"{n} = {v!r} is outside the plausible dates "
+                                             f"{policy.earliest} to {policy.latest}. Correct it (or widen "
+                                             "the window with --earliest-date/--latest-date)."),
         }
         for code, reason in reasons.items():
-            rule = "date_order" if code == "ambiguous" else f"type:{f.type}"
+            rule = {"ambiguous": "date_order", "partial": "partial_date",
+                    "implausible": "plausible_date"}.get(code, f"type:{f.type}")
             errs.add(col.problem.to_numpy() == PROBLEMS[code], name, rule, reason)
         values = col.values
         typed[name] = values.dt.normalize() if f.type == "date" else values
     if serials:
         detected["excel_serials"] = serials
+    if converted:
+        detected["utc_offsets_converted"] = converted
+        detected["timezone"] = policy.timezone
     for f in schema.fields:
         if f.required and f.name in missing:
             errs.add(missing[f.name], f.name, "required",
@@ -383,9 +403,18 @@ def _key_rules(schema: TableSchema, typed: pd.DataFrame, errs: _Collector) -> No
 # ------------------------------------------------------------------ public API
 
 
-def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrder | None = None
-                  ) -> ExportResult:
+def _unclosed_reason(line: int, last: int, column: str) -> str:
+    where = f" in column {column}" if column != "(unknown)" else ""
+    span = (f"is not closed until line {last}, so lines {line}–{last} were read as one record"
+            if last > line else "is never closed")
+    return f'a quote opened{where} on line {line} {span}. Close or remove the stray double quote (") and export again.'
+
+
+def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrder | None = None,
+                  dates: DatePolicy | None = None) -> ExportResult:
     """Validate one export read by :func:`outcomes.io.readers.read_export`.
+
+    ``dates`` sets the plausible window and the clinic's time zone (default :class:`DatePolicy`).
 
     Raises
     ------
@@ -409,13 +438,18 @@ def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrde
             line=1, rule="required_column",
         )
     errs = _Collector(label, read.frame)
+    if read.unclosed_quotes:
+        spans = read.unclosed_quotes
+        errs.add(read.frame.index.isin(list(spans)), "(row)", "unclosed_quote",
+                 lambda _v, ln: _unclosed_reason(ln, *spans[ln]))
     if read.surplus_lines:
         width = len(read.frame.columns)
-        errs.add(read.frame.index.isin(read.surplus_lines), "(row)", "field_count",
+        errs.add(read.frame.index.isin(read.surplus_lines) & ~read.frame.index.isin(list(read.unclosed_quotes)),
+                 "(row)", "field_count",
                  lambda _v, _ln: (f"the record has more fields than the header's {width}: a value "
                                   f"probably contains the delimiter {read.delimiter!r} without quotes. "
                                   "Put that value in double quotes or remove the stray delimiter."))
-    typed, detected = _convert_columns(read, schema, errs, date_order)
+    typed, detected = _convert_columns(read, schema, errs, date_order, dates or DatePolicy())
     _row_rules(schema, typed, errs)
     _key_rules(schema, typed, errs)
     result = ExportResult(
@@ -428,6 +462,9 @@ def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrde
     )
     if detected.get("excel_serials"):
         result.notes.append(f"{detected['excel_serials']} Excel date serial(s) converted to dates")
+    if detected.get("utc_offsets_converted"):
+        result.notes.append(f"{detected['utc_offsets_converted']} timestamp(s) with a UTC offset converted to "
+                            f"clinic time ({detected['timezone']}; set another with --timezone)")
     _settle(result)
     return result
 
