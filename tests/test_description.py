@@ -168,3 +168,11 @@ def test_registry_declares_outcomes_and_keeps_builtins():
     assert inst["leg_pain"].label == "Throat pain" and inst["leg_pain"].responder.percent == 30
     with pytest.raises(KeyError):
         reg.higher_is_better("nope")
+
+
+def test_a_builtin_outcome_mapped_in_columns_needs_no_column_of_its_name():
+    d = parse_description({"source": {"layout": "long", "file": "x.csv"}, "columns": {"leg_pain": "Pain NRS"},
+                           "outcomes": {"leg_pain": {"label": "Sciatica pain"}}})
+    check_columns(d, ["id", "Pain NRS"])
+    with pytest.raises(UsageError, match='"Pain NRS", which x.csv does not have'):
+        check_columns(d, ["id", "pain"])

@@ -575,7 +575,7 @@ def check_columns(description: DatasetDescription, header: list[str], *, file_la
         need(description.time.column, "[time] column")
     for o in description.outcomes:
         if description.layout == "long":
-            col = o.column or o.name
+            col = o.column or description.columns.get(o.name) or o.name
             if col not in have and not (o.column is None and o.baseline_column is not None):
                 need(col, f"[outcomes.{o.name}] column" if o.column else
                      f"[outcomes.{o.name}] (no column given, so its name)")
