@@ -304,14 +304,18 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix ``'`` to text cells a spreadsheet would run as a formula (OWASP CSV injection).
+    """Prefix ``'`` to text cells and column names a spreadsheet would run as a formula (OWASP CSV injection).
 
-    Plain numbers such as ``-3`` are left alone. Returns a new frame.
+    Cells starting with ``=``, ``+``, ``-``, ``@``, tab or CR are neutralised, in text and categorical
+    columns alike; plain numbers such as ``-3`` are left alone. Returns a new frame.
     """
     out = frame.copy()
+    out.columns = [_neutral_name(c) for c in out.columns]
     for col in out.columns:
         s = out[col]
-        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        elif not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
         text = s.astype(str)
         risky = text.str.startswith(_FORMULA_START).fillna(False) & ~text.str.match(
@@ -320,6 +324,14 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if risky.any():
             out[col] = s.where(~risky, "'" + text)
     return out
+
+
+def _neutral_name(name: object) -> object:
+    """A column name a spreadsheet would run as a formula, prefixed with ``'`` (headers come from data too)."""
+    text = str(name)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return name
 
 
 def _iso(s: pd.Series, unit: str) -> pd.Series:

@@ -306,12 +306,17 @@ def test_report_escapes_data_text_and_renders_pdf(tmp_path):
     paths = write_audit_report(cohort, tmp_path / "out", dataset=ds)
     html = Path(paths["audit.html"]).read_text(encoding="utf-8")
     assert bad not in html and "<b>markup</b>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the quarantine reason, shown as text
+    assert "&lt;b&gt;markup&lt;/b&gt;" in html  # the remark, shown as text
+    assert "alert(1)" not in html.split("7. Remarks")[0]  # the failing value is never quoted by the audit
+    assert "a value is not one of those allowed" in html  # the rule in plain words instead
     assert "1. Data quality" in html and "rows read" in html
     assert "could not be fitted" in html  # two patients: no case-mix model, said in words
     assert Path(paths["audit.pdf"]).read_bytes()[:5] == b"%PDF-"
     doc = audit_document(cohort, dataset=ds)
-    assert doc["data_quality"]["reconciliation"][0]["quarantined"] == 1
+    patients_row = doc["data_quality"]["reconciliation"][0]
+    assert patients_row["quarantined"] == patients_row["accepted"] == "suppressed"  # 1 row, and the rest would tell
+    assert audit_document(cohort, dataset=ds, k=1)["data_quality"]["reconciliation"][0]["quarantined"] == 1
+    assert "P002" not in json.dumps(doc["data_quality"])
     assert doc["casemix"]["model"] is None and doc["casemix"]["error"]
 
 
@@ -325,3 +330,14 @@ def test_without_sessions_the_session_kpis_say_so_once(sim, tmp_path):
     html = Path(paths["audit.html"]).read_text(encoding="utf-8")
     assert html.count("not available: no sessions export") == 1
     assert "No validation results were given" in html
+
+
+def test_small_counts_in_sentences_are_masked_but_other_numbers_stay():
+    from outcomes.reports.audit import mask_small_counts
+
+    assert mask_small_counts("3 patient(s) have no baseline assessment (on or before enrolment + 7 days)", 11) == (
+        "fewer than 11 patient(s) have no baseline assessment (on or before enrolment + 7 days)")
+    assert mask_small_counts("12 patients logged 4 sessions in week 6", 11) == (
+        "12 patients logged fewer than 11 sessions in week 6")
+    assert mask_small_counts("0 rows left out", 11) == "0 rows left out"
+    assert mask_small_counts("3 patients", 1) == "3 patients"

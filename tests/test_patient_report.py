@@ -175,10 +175,11 @@ def test_write_reports_files_index_and_order(busy_cohort, tmp_path, capsys):
     out = tmp_path / "out"
     result = write_patient_reports(busy_cohort, out, progress=False)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["P001.html", "P001.pdf", "P002.html", "P002.pdf", "P003.html", "P003.pdf", "index.html"]
+    assert names == ["index.html", "patient-P001.html", "patient-P001.pdf", "patient-P002.html", "patient-P002.pdf",
+                     "patient-P003.html", "patient-P003.pdf"]
     assert result["n"] == 3 and result["index"] == out.resolve() / "index.html"
     index = (out / "index.html").read_text("utf-8")
-    rows = re.findall(r"<td><a href=\"(P\d+)\.html\">P", index)
+    rows = re.findall(r"<td><a href=\"patient-(P\d+)\.html\">P", index)
     assert rows == ["P001", "P002", "P003"]  # red flag first, then disengagement, then none
     assert "Red flag" in index and "severe pain 300" in index
     assert capsys.readouterr().err == ""
@@ -187,9 +188,9 @@ def test_write_reports_files_index_and_order(busy_cohort, tmp_path, capsys):
 def test_write_reports_in_two_processes_with_progress(cohort, tmp_path, capsys):
     out = tmp_path / "par"
     write_patient_reports(cohort, out, patient_ids=["P002", "P001"], jobs=2, progress=True)
-    assert sorted(p.name for p in out.iterdir()) == ["P001.html", "P001.pdf", "P002.html", "P002.pdf",
-                                                     "index.html"]
-    html = (out / "P002.html").read_text("utf-8")
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "patient-P001.html", "patient-P001.pdf",
+                                                     "patient-P002.html", "patient-P002.pdf"]
+    html = (out / "patient-P002.html").read_text("utf-8")
     assert "P002-secret-note" in html and "worse after" not in html
     assert "\rpatient reports: 2/2" in capsys.readouterr().err
 
@@ -205,3 +206,13 @@ def test_file_names_come_only_from_safe_codes(cohort, tmp_path):
         write_patient_reports(cohort, tmp_path / "bad", patient_ids=["../escape"])
     assert not (tmp_path / "escape.pdf").exists()
     assert not list((tmp_path / "bad").iterdir())
+
+
+
+def test_a_patient_coded_index_keeps_its_report(tmp_path):
+    texts = {name: text.replace("P001", "index") for name, text in VALID.items()}
+    cohort = Cohort.from_folder(write_dataset(tmp_path / "data", texts))
+    out = tmp_path / "idx"
+    write_patient_reports(cohort, out, progress=False)
+    assert (out / "patient-index.html").exists() and (out / "patient-index.pdf").exists()
+    assert 'href="patient-index.html"' in (out / "index.html").read_text("utf-8")

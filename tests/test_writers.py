@@ -54,3 +54,12 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         atomic_write_text(p, "new")
     assert p.read_text() == "old" and [f.name for f in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_headers_and_categorical_codes_are_neutralised():
+    from outcomes.files import frame_to_csv_text
+
+    frame = pd.DataFrame({"=2+5+cmd|' /C calc'!A0": ["a"], "patient_id": pd.Categorical(["-rf"]),
+                          "x": [-3], "ok": ["@home"]})
+    text = frame_to_csv_text(frame)
+    assert text.splitlines() == ["'=2+5+cmd|' /C calc'!A0,patient_id,x,ok", "a,'-rf,-3,'@home"]

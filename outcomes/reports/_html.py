@@ -41,6 +41,7 @@ from datetime import date, datetime
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -103,6 +104,13 @@ def fmt_date(value: Any) -> str:
     return str(value)[:10]
 
 
+def fmt_count(value: Any) -> str:
+    """A count with thousands separators; text (e.g. "suppressed") as it is."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    return str(value)
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The shared Jinja2 environment: templates folder, autoescape on, strict undefined."""
@@ -113,7 +121,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt_num, pct=fmt_pct, date=fmt_date)
+    env.filters.update(num=fmt_num, pct=fmt_pct, date=fmt_date, count_cell=fmt_count)
     return env
 
 

@@ -17,6 +17,7 @@ Small cells (counts 1 to ``k − 1``) are suppressed in every output (see
 from __future__ import annotations
 
 import io
+import re
 import json
 import math
 import os
@@ -160,6 +161,8 @@ class _Audit:
     tables: dict[str, pd.DataFrame]
     quality: dict[str, Any] | None
     remarks: list[str] = field(default_factory=list)
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+    model_remarks: list[str] = field(default_factory=list)
 
 
 def _compute(cohort: Cohort, *, dataset: Dataset | None, targets: AuditTargets, k: int) -> _Audit:
@@ -177,27 +180,80 @@ def _compute(cohort: Cohort, *, dataset: Dataset | None, targets: AuditTargets, 
     except ValueError as exc:
         error = str(exc)
     tables = {by: cohort_table(cohort, by=by, k=k) for by in ("schedule", "site_id")}
+    excluded = cohort.excluded.copy()
+    if "rows" in excluded.columns:
+        excluded["rows"] = [_small(int(n), k) for n in excluded["rows"]]
     return _Audit(cohort=cohort, targets=targets, k=k, kpis=kpis, kpis_by=kpis_by, funnels=funnels, model=model,
-                  model_error=error, oe=oe, tables=tables, quality=_quality(dataset))
+                  model_error=error, oe=oe, tables=tables, quality=_quality(dataset, k=k),
+                  remarks=[mask_small_counts(r, k) for r in cohort.remarks], excluded=excluded,
+                  model_remarks=[mask_small_counts(r, k) for r in (model.remarks if model is not None else ())])
 
 
-def _quality(dataset: Dataset | None, top: int = 10) -> dict[str, Any] | None:
-    """Reconciliation per export and the most frequent quarantine reasons."""
+#: Words after a number that make it a count of people or records (and so a cell to suppress).
+_COUNTED = re.compile(r"(?<![\w.,])(\d+)(?=\s+(?:of\s+\d+\s+)?(?:patient|participant|row|record|session|"
+                      r"assessment|prescription|person|people|case|file row|value)s?\b|\s+patient\(s\)|"
+                      r"\s+row\(s\)|\s+session\(s\)|\s+assessment\(s\))")
+
+
+def mask_small_counts(text: str, k: int) -> str:
+    """``text`` with every count of people or records from 1 to ``k − 1`` written as "fewer than k".
+
+    A sentence such as "3 patient(s) have no baseline" would otherwise publish a small cell
+    (CMS cell-size suppression rule); numbers that are not counts (weeks, days, points) stay.
+    """
+    if k <= 1:
+        return text
+    return _COUNTED.sub(lambda m: f"fewer than {k}" if 0 < int(m.group(1)) < k else m.group(1), text)
+
+
+def _small(n: int, k: int) -> int | str:
+    return SUPPRESSED if 0 < n < k else n
+
+
+#: Each validation rule in plain words, for the audit (which never quotes a failing value or a code).
+_RULE_WORDS = {
+    "required": "a required value is empty", "enum": "a value is not one of those allowed",
+    "pattern": "a code is not a valid code", "minimum/maximum": "a value is outside its allowed range",
+    "maxLength": "a text is too long", "unique": "a key appears more than once",
+    "duplicate_row": "an exact copy of another row", "foreign_key": "the patient is unknown or was quarantined",
+    "enrolment_window": "dated outside the patient's enrolment", "date_order": "a date's day/month order is unsettled",
+    "partial_date": "a date is incomplete", "plausible_date": "a date is implausible",
+    "field_count": "the record has more fields than the header", "unclosed_quote": "a quote is never closed",
+    "atLeastOneOf": "no outcome value at all", "discharged_before_enrolled": "discharged before enrolled",
+}
+
+
+def _quality(dataset: Dataset | None, *, k: int, top: int = 10) -> dict[str, Any] | None:
+    """Reconciliation per export and the most frequent quarantine reasons, small counts suppressed.
+
+    No identifier and no failing value is quoted: each reason is the rule in plain words. When a
+    part of a file's reconciliation is a small count, every part is suppressed (the others would
+    give it away by subtraction) and only the rows read and whether they add up are shown.
+    """
     if dataset is None:
         return None
     recon, reasons = [], []
     for name, r in dataset.exports.items():
-        recon.append({"export": name, "file": r.path.name if r.path else None, "rows_read": r.rows_read,
-                      "accepted": r.accepted, "quarantined": r.quarantined, "blank_skipped": r.blank_skipped,
+        parts = {"accepted": r.accepted, "quarantined": r.quarantined, "blank_skipped": r.blank_skipped}
+        if any(0 < v < k for v in parts.values()):
+            parts = {key: (SUPPRESSED if v else 0) for key, v in parts.items()}
+        recon.append({"export": name, "file": r.path.name if r.path else None,
+                      "rows_read": _small(r.rows_read, k), **parts,
                       "reconciles": bool(r.reconciles), "status": r.status,
                       "rejection": None if r.rejection is None else f"{r.rejection.reason} {r.rejection.hint}"})
         if r.errors is not None and len(r.errors):
-            g = r.errors.groupby(["column", "rule"], sort=False).agg(
-                rows=("line", "nunique"), example=("reason", "first")).reset_index()
-            reasons += [{"export": name, "column": c, "rule": ru, "rows": int(n), "example": ex}
-                        for c, ru, n, ex in zip(g["column"], g["rule"], g["rows"], g["example"])]
+            g = r.errors.groupby(["column", "rule"], sort=False).agg(rows=("line", "nunique")).reset_index()
+            reasons += [{"export": name, "column": c, "rule": ru,
+                         "meaning": _RULE_WORDS.get(ru.split(":")[0] if ru.startswith("type") else ru,
+                                                    "the value is not of the column's type"
+                                                    if ru.startswith("type") else ru),
+                         "rows": int(n)}
+                        for c, ru, n in zip(g["column"], g["rule"], g["rows"])]
     reasons.sort(key=lambda d: -d["rows"])
-    return {"reconciliation": recon, "reasons": reasons[:top], "n_reasons": len(reasons), "notes": list(dataset.notes)}
+    for d in reasons:
+        d["rows"] = _small(d["rows"], k)
+    return {"reconciliation": recon, "reasons": reasons[:top], "n_reasons": len(reasons),
+            "notes": [mask_small_counts(n, k) for n in dataset.notes]}
 
 
 # ------------------------------------------------------------------ JSON
@@ -245,8 +301,8 @@ def _document(a: _Audit, outputs: dict[str, str] | None) -> dict[str, Any]:
                     "observed_expected": {by: _records(f) for by, f in a.oe.items()}},
         "cohort_tables": {by: _records(t) for by, t in a.tables.items()},
         "data_quality": a.quality,
-        "remarks": list(c.remarks),
-        "excluded": _records(c.excluded),
+        "remarks": list(a.remarks),
+        "excluded": _records(a.excluded),
         "outputs": outputs or {},
         "provenance": c.provenance,
     }
@@ -323,7 +379,7 @@ def _sheets(a: _Audit) -> dict[str, pd.DataFrame]:
         sheets["Data quality"] = pd.DataFrame(a.quality["reconciliation"])
         if a.quality["reasons"]:
             sheets["Quarantine reasons"] = pd.DataFrame(a.quality["reasons"])
-    notes = [*a.cohort.remarks, *(a.model.remarks if a.model is not None else [])]
+    notes = [*a.remarks, *a.model_remarks]
     sheets["Notes"] = pd.DataFrame({"note": notes or ["(none)"]})
     return sheets
 
@@ -536,7 +592,7 @@ def _context(a: _Audit, figures: dict[str, str | None]) -> dict[str, Any]:
         labels = dict(zip(a.model.meta["covariates"], a.model.meta["covariate_labels"]))
         model = {"n": a.model.n_patients, "formula": a.model.formula, "method": a.model.method,
                  "covariates": ", ".join(a.model.meta["covariate_labels"]),
-                 "remarks": list(a.model.remarks),
+                 "remarks": list(a.model_remarks),
                  "terms": [{"term": labels.get(r.term, "intercept (odds at zero)"),
                             "or": f"{math.exp(r.estimate):.2f}",
                             "ci": f"{math.exp(r.ci_lower):.2f} to {math.exp(r.ci_upper):.2f}",
@@ -569,8 +625,8 @@ def _context(a: _Audit, figures: dict[str, str | None]) -> dict[str, Any]:
         "tables": tables,
         "figures": figures,
         "quality": a.quality,
-        "remarks": list(c.remarks),
-        "excluded": c.excluded.to_dict(orient="records"),
+        "remarks": list(a.remarks),
+        "excluded": a.excluded.to_dict(orient="records"),
         "targets": targets,
         "definitions": definitions(c.options),
         "provenance": provenance_footer(c.provenance),

@@ -406,7 +406,9 @@ def write_patient_reports(cohort: Cohort, out_dir: str | os.PathLike[str], *,
     t0 = time.perf_counter()
     ids = _check_ids(cohort, patient_ids)
     out = prepare_out_dir(out_dir)
-    paths = {pid: {"pdf": output_path(out, f"{pid}.pdf"), "html": output_path(out, f"{pid}.html")} for pid in ids}
+    # "patient-" keeps every report apart from index.html (a patient may be coded "index")
+    paths = {pid: {"pdf": output_path(out, f"patient-{pid}.pdf"), "html": output_path(out, f"patient-{pid}.html")}
+             for pid in ids}
     index_path = output_path(out, "index.html")
     src = _Sources(cohort, None if patient_ids is None else ids)
     datas: Iterator[dict[str, Any]] = (_report_data(src, pid) for pid in ids)
