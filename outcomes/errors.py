@@ -22,6 +22,7 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_ENVIRONMENT",
     "EnvironmentFailure",
+    "NothingToAnalyse",
     "OutcomesError",
     "UsageError",
     "FileRejected",
@@ -53,6 +54,12 @@ class EnvironmentFailure(OutcomesError):
     """The machine, not the data or the request, stopped the run (disk full, out of memory)."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class NothingToAnalyse(OutcomesError):
+    """The data were read but nothing usable is left (every patient quarantined, a header-only file)."""
+
+    exit_code = EXIT_DATA_PROBLEMS
 
 
 class FileRejected(OutcomesError):

@@ -135,6 +135,10 @@ def check_output_target(out: Path, *, inputs: Iterable[str | os.PathLike[str]] =
         ``out`` is not a folder; it is, holds or lies inside an input folder; or it holds files
         that no earlier run of ``outcomes`` wrote (unless ``force``).
     """
+    too_long = [part for part in out.parts if len(os.fsencode(part)) > 255]
+    if too_long:
+        raise UsageError(f"{option}: the folder name {too_long[0][:40]}… is {len(os.fsencode(too_long[0]))} bytes "
+                         "long; file systems allow at most 255. Choose a shorter name.")
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise UsageError(f"{option} {out} is {_kind(out)}; give a folder (new, empty, or written "
                          "by an earlier run) for the outputs.")

@@ -245,3 +245,20 @@ def test_validate_into_its_own_data_folder_is_refused_and_changes_nothing(tmp_pa
         sys.stderr = sys_stderr
     assert status == 2 and "input folder" in err.getvalue()
     assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+
+
+@pytest.mark.parametrize("command", ["audit", "compare", "patients"])
+def test_no_accepted_patient_is_one_sentence_and_exit_1(tmp_path, command, capsys):
+    from outcomes.cli import main
+
+    d = _dataset(tmp_path, SESSIONS_HEAD, patients="patient_id,enrolled_on,schedule\n")
+    assert main([command, str(d), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "has column names but no rows" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_overlong_output_name_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="at most 255"):
+        with output_set(tmp_path / ("x" * 300), command="t"):
+            pass

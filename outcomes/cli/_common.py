@@ -9,6 +9,7 @@ from typing import Iterator
 
 from ..cohort import Cohort
 from ..config import Options
+from ..errors import NothingToAnalyse
 from ..files import OutputSet, output_set
 from ..io import Dataset, load_dataset
 from ..io.dates import EARLIEST, DatePolicy, clinic_timezone, default_latest
@@ -100,6 +101,14 @@ def load_cohort(args: argparse.Namespace, *, quiet: bool = False,
                 options: Options | None = None) -> tuple[Dataset, Cohort]:
     """Validate DATA and build the cohort from the accepted rows; say on stderr what was left out."""
     dataset = dataset_from_args(args)
+    for name in ("patients", "assessments"):
+        r = dataset.exports[name]
+        if r.data is None or r.data.empty:
+            what = ("was rejected" if r.status == "rejected" else
+                    "has column names but no rows" if r.rows_read == 0 else
+                    f"had no row accepted ({r.rows_read:,} read, {r.quarantined:,} quarantined)")
+            raise NothingToAnalyse(f"the {name} export {what}, so there is nothing to analyse. Run "
+                                   f"`outcomes validate {args.data}` to see why, fix the export and run again.")
     if not dataset.ok and not quiet:
         bad = [f"{n}: {r.quarantined} quarantined" if r.status == "problems" else f"{n}: rejected"
                for n, r in dataset.exports.items() if r.status in ("problems", "rejected")]
