@@ -30,7 +30,11 @@ __all__ = ["example_dir", "schedule_dir", "schema_dir", "template_dir"]
 
 def _folder(package: str, name: str) -> Path:
     """The folder ``name`` of ``package`` as a real path (the package must be installed unzipped)."""
-    where = files(package) / name
+    try:
+        where = files(package) / name
+    except ModuleNotFoundError:  # a source folder put on sys.path by hand, never installed
+        raise RuntimeError(f"outcomes cannot find its package data ({package}); install it with "
+                           f"`pip install outcomes-*.whl`, or `pip install -e .` in a checkout.") from None
     if not isinstance(where, Path):  # pragma: no cover - a zipped install (zipapp, zipimport)
         raise RuntimeError(f"outcomes must be installed as files, not run from a zip archive "
                            f"({where}); reinstall it with pip.")
