@@ -125,6 +125,11 @@ class SafetyThresholds:
     worsening_consecutive: int = 2
     #: No session logged for this many days while enrolled is disengagement.
     disengagement_days: int = 7
+    #: An episode ending within this many days of the patient's latest data is active.
+    active_days: int = 14
+    #: An older episode is resolved once followed by this many sessions without the flag
+    #: (assessment rules: one later assessment without it).
+    resolved_after_sessions: int = 3
 
 
 @dataclass(frozen=True)

@@ -1,78 +1,117 @@
-"""Stop-and-consult flags: the events a clinician must see first.
+"""Stop-and-consult flags with a lifecycle: the events a clinician must see first.
 
 The program tells patients to move gently and to stop and consult if pain
-becomes severe or symptoms worsen (DOMAIN.md, "The program being measured").
-The rules and their defaults (:class:`outcomes.config.SafetyThresholds`) follow
-DESIGN.md §5 and DOMAIN.md "Safety":
+becomes severe or symptoms worsen. The rules and their defaults
+(:class:`outcomes.config.SafetyThresholds`):
 
 ``red_flag``
     any red-flag item recorded true at an assessment (saddle anaesthesia,
     new bladder or bowel dysfunction: possible cauda equina; progressive
     motor weakness) — urgent referral;
+``sessions_after_red_flag``
+    glide sessions logged on a day after the patient's first red flag (the
+    program should have stopped): a safety signal of its own, one row per
+    patient, ``value`` = how many;
 ``sustained_worsening``
-    leg pain at least ``worsening_points`` (2) above the patient's baseline at
-    ``worsening_consecutive`` (2) consecutive assessments after baseline;
+    the outcome (leg pain by default) at least ``worsening_points`` (2) worse
+    than the patient's baseline, in the outcome's own direction, at
+    ``worsening_consecutive`` (2) or more consecutive assessments;
 ``severe_pain``
-    in-session pain (before or after a session) of ``severe_pain`` (8) or more;
+    pain *during or after* a session of ``severe_pain`` (8) or more that was
+    below it before the session started (pain_after ≥ 8);
 ``session_flare``
     pain after − pain before of ``flare_rise`` (2) or more, or the patient
     rating the session ``worse``;
 ``disengagement``
     ``disengagement_days`` (7) or more days in a row without a logged session
-    while enrolled (between enrolment, sessions and the end of follow-up).
+    while enrolled;
+``high_pain_at_rest``
+    pain already ``severe_pain`` (8) or more *before* a session started: a
+    milder note (:data:`NOTE_RULES`), never a reason for STOP AND CONSULT on
+    its own.
 
-Every flag is one row: patient, date, rule, priority (1 = most urgent), the
-evidence as values and as words, and advice a clinician can act on.
+Lifecycle. Consecutive flagged records of one rule (sessions in the order they
+were logged, assessments in date order) form one **episode**. An episode is
+**active** when it ended within ``active_days`` (14) of the patient's latest
+data, or when it has not been followed by ``resolved_after_sessions`` (3)
+sessions without that flag (for the assessment rules: one later assessment
+without it); otherwise it is **resolved**. A patient needs STOP AND CONSULT
+when any episode of a rule outside :data:`NOTE_RULES` is active, or when any
+red flag was ever recorded (:func:`patient_flag_summary`).
+
+Every flagged record is one row of :func:`stop_and_consult_flags`: patient,
+date, rule, priority (1 = most urgent), the evidence as values and as words,
+advice a clinician can act on, and its ``episode`` and ``status``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from ..config import SafetyThresholds
 
-__all__ = ["FLAG_COLUMNS", "RULES", "stop_and_consult_flags"]
+__all__ = ["EPISODE_COLUMNS", "FLAG_COLUMNS", "NOTE_RULES", "RULES", "SUMMARY_COLUMNS", "flag_episodes",
+           "patient_flag_summary", "stop_and_consult_flags"]
 
 #: Rules in priority order (1 = most urgent).
 RULES: dict[str, int] = {
     "red_flag": 1,
-    "sustained_worsening": 2,
-    "severe_pain": 3,
-    "session_flare": 4,
-    "disengagement": 5,
+    "sessions_after_red_flag": 2,
+    "sustained_worsening": 3,
+    "severe_pain": 4,
+    "session_flare": 5,
+    "disengagement": 6,
+    "high_pain_at_rest": 7,
 }
+#: Milder notes: shown, never a reason for STOP AND CONSULT on their own.
+NOTE_RULES: frozenset[str] = frozenset({"high_pain_at_rest"})
 
 FLAG_COLUMNS = ["patient_id", "date", "rule", "priority", "source", "source_id", "value", "threshold",
-                "evidence", "advice"]
+                "evidence", "advice", "episode", "status"]
+EPISODE_COLUMNS = ["patient_id", "rule", "priority", "episode", "first", "last", "records", "status", "value",
+                   "evidence", "advice"]
+SUMMARY_COLUMNS = ["patient_id", "active_flags", "resolved_flags", "red_flags", "sessions_after_red_flag",
+                   "rest_pain_notes", "stop_and_consult", "most_urgent_active"]
 
 _RED_FLAGS = {
     "rf_saddle_anaesthesia": "saddle anaesthesia",
     "rf_bladder_bowel": "new bladder or bowel dysfunction",
     "rf_progressive_weakness": "progressive leg weakness",
 }
+_INTERNAL = ["_pos", "_n", "_end", "_follow", "_resolve"]
 
 
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("value", "threshold") else
-                                      "datetime64[us]" if c == "date" else "int64" if c == "priority"
-                                      else "str") for c in FLAG_COLUMNS})
+    kinds = {"value": "float64", "threshold": "float64", "date": "datetime64[us]", "priority": "int64",
+             "episode": "int64"}
+    return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "str")) for c in FLAG_COLUMNS})
 
 
-def _frame(rule: str, patient_id, date, source: str, source_id, value, threshold, evidence,
-           advice) -> pd.DataFrame:
-    n = len(patient_id)
+def _frame(rule: str, patient_id, date, source: str, source_id, value, threshold, evidence, advice, *,
+           pos, n, resolve: int, end=None, follow=None) -> pd.DataFrame:
+    k = len(patient_id)
+    date = pd.to_datetime(np.asarray(date)).astype("datetime64[us]")
     return pd.DataFrame({
         "patient_id": np.asarray(patient_id, dtype=object),
-        "date": pd.to_datetime(np.asarray(date)).astype("datetime64[us]"),
+        "date": date,
         "rule": rule,
         "priority": RULES[rule],
         "source": source,
-        "source_id": np.asarray(source_id, dtype=object).astype(str) if n else [],
+        "source_id": np.asarray(source_id, dtype=object).astype(str) if k else [],
         "value": np.asarray(value, dtype="float64"),
         "threshold": float(threshold),
         "evidence": np.asarray(evidence, dtype=object),
         "advice": np.asarray(advice, dtype=object),
+        # internal: position in the patient's sequence, its length, the episode's end, and how
+        # many unflagged records resolve it (removed before returning)
+        "_pos": np.asarray(pos, dtype=np.int64),
+        "_n": np.asarray(n, dtype=np.int64),
+        "_end": date if end is None else pd.to_datetime(np.asarray(end)).astype("datetime64[us]"),
+        "_follow": np.full(k, np.nan) if follow is None else np.asarray(follow, dtype="float64"),
+        "_resolve": resolve,
     })
 
 
@@ -85,40 +124,60 @@ def _txt(x: np.ndarray) -> np.ndarray:
     return np.char.mod("%d", np.nan_to_num(x).astype(np.int64)).astype(object)
 
 
+def _sequence(pid: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, position within patient, records of that patient), rows sorted by patient then key."""
+    order = np.lexsort((order_key, pd.factorize(pid)[0]))
+    p = pid[order]
+    start = np.r_[True, p[1:] != p[:-1]]
+    group = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    pos = np.arange(len(p)) - first[group]
+    n = np.diff(np.r_[first, len(p)])[group]
+    return order, pos, n
+
+
 def _session_flags(sessions: pd.DataFrame, t: SafetyThresholds) -> list[pd.DataFrame]:
     out = []
-    s = sessions
+    pid0 = sessions["patient_id"].to_numpy(dtype=object)
+    order, pos, n = _sequence(pid0, sessions["performed_at"].to_numpy())
+    s = sessions.iloc[order]
     day = s["performed_at"].dt.normalize().to_numpy()
     before = _num(s["pain_before"]) if "pain_before" in s.columns else np.full(len(s), np.nan)
     after = _num(s["pain_after"]) if "pain_after" in s.columns else np.full(len(s), np.nan)
-    sid = s["session_id"].to_numpy(dtype=object) if "session_id" in s.columns else np.arange(len(s))
-    pid = s["patient_id"].to_numpy(dtype=object)
+    sid = s["session_id"].to_numpy(dtype=object) if "session_id" in s.columns else order
+    pid = pid0[order]
+    r = t.resolved_after_sessions
+    q = lambda x: np.where(np.isnan(x), "?", _txt(x)).astype(object)  # noqa: E731
 
-    worst = np.fmax(before, after)
-    severe = worst >= t.severe_pain
+    rest = before >= t.severe_pain
+    severe = (after >= t.severe_pain) & ~rest
     if severe.any():
-        b, a = before[severe], after[severe]
-        ev = ("in-session pain " + np.where(np.isnan(b), "?", _txt(b)).astype(object) + " before, "
-              + np.where(np.isnan(a), "?", _txt(a)).astype(object) + " after (0-10)")
-        adv = ("Severe pain (" + _txt(worst[severe]) + "/10) during a glide session: the patient should "
+        ev = "pain " + q(before[severe]) + " before the session, " + q(after[severe]) + " after (0-10)"
+        adv = ("Severe pain (" + _txt(after[severe]) + "/10) during or after a glide session: the patient should "
                "stop the glides and consult before continuing.")
-        out.append(_frame("severe_pain", pid[severe], day[severe], "session", sid[severe], worst[severe],
-                          t.severe_pain, ev, adv))
+        out.append(_frame("severe_pain", pid[severe], day[severe], "session", sid[severe], after[severe],
+                          t.severe_pain, ev, adv, pos=pos[severe], n=n[severe], resolve=r))
+    if rest.any():
+        ev = "pain " + q(before[rest]) + " before the session, " + q(after[rest]) + " after (0-10)"
+        adv = ("Pain was already " + _txt(before[rest]) + "/10 before the session: check how the patient is "
+               "managing and whether the dose suits them.")
+        out.append(_frame("high_pain_at_rest", pid[rest], day[rest], "session", sid[rest], before[rest],
+                          t.severe_pain, ev, adv, pos=pos[rest], n=n[rest], resolve=r))
 
     rise = after - before
     worse = (s["response"].astype(object).to_numpy() == "worse") if "response" in s.columns else np.zeros(
         len(s), dtype=bool)
     flare = (rise >= t.flare_rise) | worse
     if flare.any():
-        r, b, a = rise[flare], before[flare], after[flare]
-        known = ~np.isnan(r)
+        rf, b, a = rise[flare], before[flare], after[flare]
+        known = ~np.isnan(rf)
         ev = np.where(known, "pain rose from " + _txt(b) + " to " + _txt(a) + " during the session",
                       "session rated 'worse' by the patient").astype(object)
         ev = np.where(known & worse[flare], ev + "; rated 'worse'", ev)
         adv = ("Symptoms flared during a glide session: review the level and dose before progressing; "
                "the patient should stop and consult if it happens again.")
-        out.append(_frame("session_flare", pid[flare], day[flare], "session", sid[flare], r,
-                          t.flare_rise, ev, adv))
+        out.append(_frame("session_flare", pid[flare], day[flare], "session", sid[flare], rf,
+                          t.flare_rise, ev, adv, pos=pos[flare], n=n[flare], resolve=r))
     return out
 
 
@@ -150,24 +209,37 @@ def _disengagement(sessions: pd.DataFrame, patients: pd.DataFrame, t: SafetyThre
     last_missing = d[1:][hit] - np.timedelta64(1, "D")
     g = gap[hit]
     notice = first_missing + np.timedelta64(t.disengagement_days - 1, "D")
+    # session days after each gap (a resumed program resolves the gap after enough sessions)
+    sess = sessions[["patient_id", "performed_at"]].assign(day=sessions["performed_at"].dt.normalize())
+    idx = np.flatnonzero(hit)
+    after = np.zeros(idx.size)
+    if len(sess):
+        key = pd.DataFrame({"patient_id": pid[:-1][hit], "last": last_missing.astype("datetime64[us]")})
+        m = key.reset_index().merge(sess[["patient_id", "day"]], on="patient_id", how="left")
+        m = m[m["day"] > m["last"]]
+        counts = m.groupby("index").size()
+        after = counts.reindex(range(idx.size), fill_value=0).to_numpy(dtype=float)
     fmt = lambda x: np.datetime_as_string(x, unit="D").astype(object)  # noqa: E731
     ev = "no session logged from " + fmt(first_missing) + " to " + fmt(last_missing) + " (" + _txt(
         g.astype(float)) + " days)"
     adv = ("No glide session logged for " + _txt(g.astype(float)) + " days: contact the patient about "
            "barriers to the program and whether symptoms stopped them.")
     return _frame("disengagement", pid[:-1][hit], notice, "sessions", fmt(first_missing), g,
-                  t.disengagement_days, ev, adv)
+                  t.disengagement_days, ev, adv, pos=2 * np.arange(idx.size), n=np.full(idx.size, 1 << 30),
+                  resolve=t.resolved_after_sessions, end=last_missing, follow=after)
 
 
-def _assessment_flags(assessments: pd.DataFrame, baseline: pd.DataFrame | None,
-                      t: SafetyThresholds) -> list[pd.DataFrame]:
+def _assessment_flags(assessments: pd.DataFrame, baseline: pd.DataFrame | None, t: SafetyThresholds, *,
+                      outcome: str, label: str, higher_is_better: bool) -> list[pd.DataFrame]:
     out = []
-    a = assessments
-    pid = a["patient_id"].to_numpy(dtype=object)
+    pid0 = assessments["patient_id"].to_numpy(dtype=object)
+    order, pos, n = _sequence(pid0, assessments["assessed_on"].to_numpy())
+    a = assessments.iloc[order]
+    pid = pid0[order]
     day = a["assessed_on"].to_numpy()
     present = [c for c in _RED_FLAGS if c in a.columns]
     if present:
-        flags = np.column_stack([a[c].fillna(False).to_numpy(dtype=bool) for c in present])
+        flags = np.column_stack([a[c].astype("boolean").fillna(False).to_numpy(dtype=bool) for c in present])
         anyf = flags.any(axis=1)
         if anyf.any():
             names = np.array([_RED_FLAGS[c] for c in present], dtype=object)
@@ -175,34 +247,88 @@ def _assessment_flags(assessments: pd.DataFrame, baseline: pd.DataFrame | None,
             adv = ("Red flag recorded (" + ev + "): stop the glide program and refer urgently for medical "
                    "assessment (possible cauda equina syndrome or progressive neurological deficit).")
             out.append(_frame("red_flag", pid[anyf], day[anyf], "assessment", np.datetime_as_string(
-                day[anyf], unit="D"), flags[anyf].sum(axis=1), 1, "red flag: " + ev, adv))
-    if baseline is not None and "leg_pain" in a.columns and len(a):
+                day[anyf], unit="D"), flags[anyf].sum(axis=1), 1, "red flag: " + ev, adv,
+                pos=pos[anyf], n=n[anyf], resolve=1))
+    if baseline is not None and outcome in a.columns and len(a):
         k = max(int(t.worsening_consecutive), 1)
-        x = a[["patient_id", "assessed_on", "leg_pain"]].dropna(subset=["leg_pain"])
+        x = a[["patient_id", "assessed_on", outcome]].dropna(subset=[outcome])
         x = x.merge(baseline[["patient_id", "baseline", "baseline_date"]], on="patient_id", how="inner")
-        x = x[x["assessed_on"] > x["baseline_date"]].sort_values(["patient_id", "assessed_on"], kind="stable")
+        x = x[x["assessed_on"] > x["baseline_date"]]
         if len(x):
-            worse = (_num(x["leg_pain"]) - _num(x["baseline"])) >= t.worsening_points
-            ids = x["patient_id"].to_numpy(dtype=object)
+            ids0 = x["patient_id"].to_numpy(dtype=object)
+            o2, p2, n2 = _sequence(ids0, x["assessed_on"].to_numpy())
+            x = x.iloc[o2]
+            vals, base = _num(x[outcome]), _num(x["baseline"])
+            delta = vals - base
+            worse = (-delta if higher_is_better else delta) >= t.worsening_points
+            ids = ids0[o2]
             new_patient = np.r_[True, ids[1:] != ids[:-1]]
             # run length of consecutive "worse" assessments within a patient
             breaks = np.cumsum(new_patient | ~worse)
             run = pd.Series(worse.astype(np.int64)).groupby(breaks).cumsum().to_numpy()
-            hit = worse & (run == k)
+            hit = worse & (run >= k)
             if hit.any():
-                vals = _num(x["leg_pain"])
-                base = _num(x["baseline"])
                 dates = x["assessed_on"].to_numpy()
                 idx = np.flatnonzero(hit)
                 prev = np.stack([vals[idx - j] for j in range(k - 1, -1, -1)], axis=1)
-                seq = np.array([", ".join(map(str, r.astype(int))) for r in prev], dtype=object)
-                ev = ("leg pain " + seq + " at " + str(k) + " consecutive assessments vs baseline "
-                      + _txt(base[idx]))
-                adv = (f"Leg pain has stayed {t.worsening_points} or more points above baseline at {k} "
+                seq = np.array([", ".join(f"{v:g}" for v in r) for r in prev], dtype=object)
+                ev = (f"{label} " + seq + " at " + str(k) + " consecutive assessments vs baseline "
+                      + np.char.mod("%g", base[idx]).astype(object))
+                word = "below" if higher_is_better else "above"
+                adv = (f"{label} has stayed {t.worsening_points} or more points {word} baseline at {k} "
                        "assessments in a row: pause progression, review, and consult before continuing.")
                 out.append(_frame("sustained_worsening", ids[idx], dates[idx], "assessment",
-                                  np.datetime_as_string(dates[idx], unit="D"), vals[idx] - base[idx],
-                                  t.worsening_points, ev, adv))
+                                  np.datetime_as_string(dates[idx], unit="D"), np.abs(delta[idx]),
+                                  t.worsening_points, ev, adv, pos=p2[idx], n=n2[idx], resolve=1))
+    return out
+
+
+def _sessions_after_red_flag(sessions: pd.DataFrame, red: pd.DataFrame) -> pd.DataFrame | None:
+    """One row per patient with sessions logged on a day after their first red flag."""
+    first = red.groupby("patient_id")["date"].min()
+    s = sessions[sessions["patient_id"].isin(first.index)]
+    if not len(s):
+        return None
+    day = s["performed_at"].dt.normalize().astype("datetime64[us]")
+    after = s[day.to_numpy() > s["patient_id"].map(first).to_numpy()]
+    if not len(after):
+        return None
+    g = after.sort_values("performed_at", kind="stable").groupby("patient_id", sort=True)
+    cnt, last = g.size(), g["performed_at"].max().dt.normalize()
+    firstsid = g["session_id"].first().astype(str) if "session_id" in after.columns else cnt.astype(str)
+    flagged = first.loc[cnt.index].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    ev = (_txt(cnt.to_numpy(float)) + " glide sessions logged after the red flag of " + flagged + " (last on "
+          + last.dt.strftime("%Y-%m-%d").to_numpy(dtype=object) + ")")
+    adv = ("Sessions continued after a red flag: make sure the patient stopped the glides and was referred, "
+           "and review why the program went on.")
+    k = len(cnt)
+    return _frame("sessions_after_red_flag", cnt.index.to_numpy(dtype=object), last.to_numpy(), "sessions",
+                  firstsid.to_numpy(dtype=object), cnt.to_numpy(float), 1, ev, adv, pos=np.zeros(k),
+                  n=np.ones(k), resolve=1 << 30, follow=np.zeros(k))
+
+
+def _lifecycle(out: pd.DataFrame, last_data: pd.Series, t: SafetyThresholds) -> pd.DataFrame:
+    """Number the episodes (per patient and rule) and mark each active or resolved."""
+    out = out.sort_values(["patient_id", "rule", "_pos", "date"], kind="stable", ignore_index=True)
+    pid, rule, pos = out["patient_id"].to_numpy(dtype=object), out["rule"].to_numpy(dtype=object), out["_pos"].to_numpy()
+    new_group = np.r_[True, (pid[1:] != pid[:-1]) | (rule[1:] != rule[:-1])]
+    new_episode = new_group | np.r_[True, pos[1:] != pos[:-1] + 1]
+    ep_id = np.cumsum(new_episode) - 1
+    out["episode"] = (ep_id - np.maximum.accumulate(np.where(new_group, ep_id, 0))) + 1
+    ep = out.groupby(ep_id).agg(start=("_pos", "min"), end=("_pos", "max"), n=("_n", "first"),
+                                finished=("_end", "max"), follow=("_follow", "max"), resolve=("_resolve", "first"),
+                                patient_id=("patient_id", "first"))
+    same_next = np.r_[new_group[1:], True]  # row is the last of its (patient, rule) group
+    last_of_group = pd.Series(same_next, index=ep_id).groupby(level=0).max().to_numpy()
+    next_start = np.r_[ep["start"].to_numpy()[1:], 0]
+    gap = np.where(last_of_group, ep["n"].to_numpy() - ep["end"].to_numpy() - 1, next_start - ep["end"].to_numpy() - 1)
+    follow = np.where(np.isnan(ep["follow"].to_numpy()), gap, ep["follow"].to_numpy())
+    latest = ep["patient_id"].map(last_data).astype("datetime64[us]").to_numpy()
+    latest = np.where(pd.isna(latest), ep["finished"].to_numpy(), latest)
+    latest = np.maximum(latest, ep["finished"].to_numpy())
+    recent = ep["finished"].to_numpy() >= latest - np.timedelta64(int(t.active_days), "D")
+    active = recent | (follow < ep["resolve"].to_numpy())
+    out["status"] = np.where(active, "active", "resolved")[ep_id]
     return out
 
 
@@ -214,8 +340,11 @@ def stop_and_consult_flags(
     baseline: pd.DataFrame | None = None,
     thresholds: SafetyThresholds | None = None,
     as_of: pd.Timestamp | str | None = None,
+    outcome: str = "leg_pain",
+    outcome_label: str | None = None,
+    higher_is_better: bool = False,
 ) -> pd.DataFrame:
-    """Every stop-and-consult flag, most urgent first.
+    """Every stop-and-consult flag with its episode and status, most urgent first.
 
     Parameters
     ----------
@@ -224,50 +353,66 @@ def stop_and_consult_flags(
     sessions : DataFrame, optional
         The session log (``patient_id``, ``performed_at``, ``pain_before``,
         ``pain_after``, ``response``, ``session_id``). Without it the session
-        rules and disengagement are not evaluated.
+        rules, disengagement and sessions after a red flag are not evaluated.
     assessments : DataFrame, optional
-        ``patient_id``, ``assessed_on``, ``leg_pain`` and red-flag columns.
+        ``patient_id``, ``assessed_on``, the outcome and red-flag columns.
     baseline : DataFrame, optional
-        ``patient_id``, ``baseline``, ``baseline_date`` for leg pain (see
+        ``patient_id``, ``baseline``, ``baseline_date`` of ``outcome`` (see
         :func:`outcomes.measures.change.select_baseline`); without it sustained
         worsening is not evaluated.
     thresholds : SafetyThresholds, optional
-        The rules' thresholds (defaults from DESIGN.md §5).
+        The rules' thresholds and the lifecycle (defaults in
+        :class:`outcomes.config.SafetyThresholds`).
     as_of : date, optional
         End of follow-up for patients still enrolled (default: the latest date
         in the sessions and assessments).
+    outcome, outcome_label, higher_is_better : optional
+        The outcome whose sustained worsening is flagged (default leg pain,
+        where higher is worse), its label in the evidence, and its direction.
 
     Returns
     -------
     DataFrame
         Columns ``patient_id, date, rule, priority, source, source_id, value,
-        threshold, evidence, advice``, sorted by priority, patient and date.
-        ``value`` is the number the rule compared with ``threshold`` (pain,
-        rise, points above baseline, days without a session, red flags
-        recorded); ``evidence`` says it in words; ``advice`` is the sentence
-        for the clinician.
+        threshold, evidence, advice, episode, status``, sorted by priority,
+        patient and date. ``value`` is the number the rule compared with
+        ``threshold`` (pain, rise, points worse than baseline, days without a
+        session, red flags recorded, sessions after a red flag); ``episode``
+        numbers the episodes of one rule per patient from 1; ``status`` is
+        ``active`` or ``resolved`` (see the module docstring).
 
     Notes
     -----
-    Thresholds: severe pain ≥ 8/10, a rise ≥ 2 points, leg pain ≥ 2 above
-    baseline at 2 consecutive assessments, 7 days without a session
-    (DESIGN.md §5, following the program's advice to stop when pain is
-    severe or symptoms worsen; DOMAIN.md "Safety"). Red flags follow the
-    usual cauda equina and progressive-weakness referral criteria.
+    Thresholds: severe pain ≥ 8/10, a rise ≥ 2 points (the NRS minimal
+    important change, Farrar et al. 2001, Pain 94:149, applied to worsening),
+    2 consecutive assessments 2 points worse than baseline, 7 days without a
+    session, following the program's advice to stop when pain is severe or
+    symptoms worsen. Red flags follow the usual cauda equina and
+    progressive-weakness referral criteria. Episodes are active within 14 days
+    of the patient's latest data or until followed by 3 unflagged sessions
+    (local choices, options of :class:`~outcomes.config.SafetyThresholds`).
     """
     t = thresholds or SafetyThresholds()
-    for name in ("severe_pain", "flare_rise", "worsening_points", "worsening_consecutive", "disengagement_days"):
+    for name in ("severe_pain", "flare_rise", "worsening_points", "worsening_consecutive", "disengagement_days",
+                 "active_days", "resolved_after_sessions"):
         v = getattr(t, name)
-        if not isinstance(v, (int, np.integer)) or v < 1:
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (0 if name == "active_days" else 1):
             raise ValueError(f"thresholds.{name} must be a whole number of at least 1, not {v!r}")
+    label = outcome_label or outcome.replace("_", " ").capitalize()
     parts: list[pd.DataFrame] = []
     dates = []
+    last = []
     if sessions is not None and len(sessions):
         parts += _session_flags(sessions, t)
         dates.append(sessions["performed_at"].max())
+        last.append(pd.Series(sessions["performed_at"].dt.normalize().to_numpy(),
+                              index=sessions["patient_id"].to_numpy(dtype=object)))
     if assessments is not None and len(assessments):
-        parts += _assessment_flags(assessments, baseline, t)
+        parts += _assessment_flags(assessments, baseline, t, outcome=outcome, label=label,
+                                   higher_is_better=higher_is_better)
         dates.append(assessments["assessed_on"].max())
+        last.append(pd.Series(assessments["assessed_on"].to_numpy(),
+                              index=assessments["patient_id"].to_numpy(dtype=object)))
     if sessions is not None and len(patients):
         end = pd.Timestamp(as_of) if as_of is not None else (max(dates) if dates else None)
         if end is not None and not pd.isna(end):
@@ -275,8 +420,91 @@ def stop_and_consult_flags(
                                pd.Timestamp(end).normalize())
             if d is not None:
                 parts.append(d)
+    red = [p for p in parts if len(p) and p["rule"].iloc[0] == "red_flag"]
+    if red and sessions is not None and len(sessions):
+        s = _sessions_after_red_flag(sessions, red[0])
+        if s is not None:
+            parts.append(s)
     parts = [p for p in parts if len(p)]
     if not parts:
         return _empty()
     out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["priority", "patient_id", "date"], kind="stable", ignore_index=True)[FLAG_COLUMNS]
+    last_data = (pd.concat(last).astype("datetime64[us]").groupby(level=0).max() if last
+                 else pd.Series(dtype="datetime64[us]"))
+    out = _lifecycle(out, last_data, t)
+    out["episode"] = out["episode"].astype("int64")
+    out = out.sort_values(["priority", "patient_id", "date"], kind="stable", ignore_index=True)
+    return out[FLAG_COLUMNS]
+
+
+def flag_episodes(flags: pd.DataFrame) -> pd.DataFrame:
+    """One row per episode: who, which rule, when, how many records, active or resolved.
+
+    Parameters
+    ----------
+    flags : DataFrame
+        Output of :func:`stop_and_consult_flags`.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_id, rule, priority, episode, first, last, records, status,
+        value`` (the largest value in the episode), ``evidence`` and ``advice``
+        (of its latest record), sorted by status (active first), priority,
+        patient and first date.
+    """
+    if not len(flags):
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in EPISODE_COLUMNS})
+    f = flags.sort_values("date", kind="stable")
+    g = f.groupby(["patient_id", "rule", "episode"], sort=False)
+    out = g.agg(priority=("priority", "first"), first=("date", "min"), last=("date", "max"),
+                records=("date", "size"), status=("status", "first"), value=("value", "max"),
+                evidence=("evidence", "last"), advice=("advice", "last")).reset_index()
+    out["_a"] = out["status"] != "active"
+    out = out.sort_values(["_a", "priority", "patient_id", "first"], kind="stable", ignore_index=True)
+    return out[EPISODE_COLUMNS]
+
+
+def patient_flag_summary(flags: pd.DataFrame, patient_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Per patient: active and resolved episodes, red flags, sessions after a red flag, STOP AND CONSULT.
+
+    Parameters
+    ----------
+    flags : DataFrame
+        Output of :func:`stop_and_consult_flags`.
+    patient_ids : iterable of str, optional
+        Patients to list (those without flags get zeros); default those in ``flags``.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_id``; ``active_flags`` and ``resolved_flags`` (episodes of the
+        stop-and-consult rules, notes excluded); ``red_flags`` (assessments with
+        a red flag); ``sessions_after_red_flag``; ``rest_pain_notes`` (episodes
+        of high pain at rest); ``stop_and_consult`` (an active episode or any red
+        flag); ``most_urgent_active`` (the rule, or empty).
+    """
+    ids = list(dict.fromkeys(patient_ids if patient_ids is not None else flags["patient_id"]))
+    out = pd.DataFrame({"patient_id": pd.Series(ids, dtype=object)})
+    if len(flags):
+        ep = flag_episodes(flags)
+        serious = ep[~ep["rule"].isin(NOTE_RULES)]
+        act = serious[serious["status"] == "active"]
+        counts = {
+            "active_flags": act.groupby("patient_id").size(),
+            "resolved_flags": serious[serious["status"] == "resolved"].groupby("patient_id").size(),
+            "red_flags": flags[flags["rule"] == "red_flag"].groupby("patient_id").size(),
+            "sessions_after_red_flag": flags[flags["rule"] == "sessions_after_red_flag"].groupby("patient_id")[
+                "value"].sum(),
+            "rest_pain_notes": ep[ep["rule"].isin(NOTE_RULES)].groupby("patient_id").size(),
+        }
+        for name, c in counts.items():
+            out[name] = out["patient_id"].map(c).fillna(0).astype("int64")
+        urgent = act.sort_values("priority", kind="stable").groupby("patient_id")["rule"].first()
+        out["most_urgent_active"] = out["patient_id"].map(urgent).fillna("").astype(object)
+    else:
+        for name in ("active_flags", "resolved_flags", "red_flags", "sessions_after_red_flag", "rest_pain_notes"):
+            out[name] = np.zeros(len(out), dtype="int64")
+        out["most_urgent_active"] = ""
+    out["stop_and_consult"] = (out["active_flags"] > 0) | (out["red_flags"] > 0)
+    return out[SUMMARY_COLUMNS]
