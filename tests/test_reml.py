@@ -184,10 +184,46 @@ def test_singular_fit_is_a_converged_boundary_fit():
     intercept_only = fit_lmm(x, y, groups, x[:, :1])
     assert fit.converged and fit.boundary  # the KKT check on Ψ, not the vanishing log-λ gradient
     sd = np.sqrt(np.diag(fit.cov_re))
-    assert fit.cov_re[0, 1] / (sd[0] * sd[1]) > 1 - 1e-8
+    assert fit.cov_re[0, 1] / (sd[0] * sd[1]) > 1 - 1e-6
     assert_allclose(fit.loglik, -1287.11723020582, rtol=1e-12)
     assert_allclose(sd, [1.991240, 0.010101], atol=1e-6)
     assert fit.loglik > intercept_only.loglik  # the larger model is never worse
+
+
+def _large(m: int = 5000, seed: int = 11) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An ODI-like outcome (SD 10 between patients, 9 within), three arms, visits missed at random."""
+    rng = np.random.default_rng(seed)
+    visits = np.array([0, 2, 4, 6, 8, 12.0])
+    keep = rng.random((m, 6)) < 0.85
+    keep[:, 0] = True
+    g, j = np.nonzero(keep)
+    week = (visits[j] + rng.uniform(-0.3, 0.3, len(j))).clip(0)
+    arm = g % 3
+    age = rng.uniform(20, 80, m)[g]
+    b = rng.multivariate_normal([0, 0], [[100, -1.3], [-1.3, 0.1]], m)
+    y = 45 + 0.1 * age - week - 0.3 * week * (arm == 1) + b[g, 0] + b[g, 1] * week + rng.normal(0, 9, len(g))
+    x = np.column_stack([np.ones(len(g)), week, arm == 1, arm == 2, week * (arm == 1), week * (arm == 2), age])
+    return x.astype(float), y, g, np.column_stack([np.ones(len(g)), week])
+
+
+def test_first_steps_stay_near_the_start_when_the_gradient_is_large(monkeypatch):
+    """L-BFGS-B's first trial step is the raw gradient: unscaled (tens of thousands at 26,000
+    rows) it jumped to the bounds, where X'V^-1X is numerically singular; at 100,000 rows that
+    left one start short of the optimum (a 20,000-patient ODI model, found by the compare
+    benchmark). The criterion is optimised per observation."""
+    from outcomes.models import _reml
+
+    x, y, g, z = _large()
+    codes, uniques = _factorize(g)
+    prob = _Problem(x, y, z, codes, len(uniques), True)
+    theta0 = np.array([0.806, 0.0, -3.887])  # the second start of that model
+    assert np.max(np.abs(prob.evaluate(theta0)[1])) > 1e4
+    seen = []
+    real = prob.evaluate
+    monkeypatch.setattr(prob, "evaluate", lambda t, gradient=True: (seen.append(np.array(t)), real(t, gradient))[1])
+    theta, _, grad, _ = _reml._lbfgs_and_polish(prob, theta0)
+    assert np.max(np.abs(np.array(seen) - theta0)) < 5 and prob.failures == 0
+    assert np.max(np.abs(grad)) < 1e-6
 
 
 def test_disagreeing_starts_are_not_converged(monkeypatch, data):

@@ -166,6 +166,21 @@ def test_two_starts_that_disagree_are_not_converged(monkeypatch, ref_data):
     assert lls[0] > lls[1] + 1e-3 and result.meta["reml_loglik"] == max(lls)  # the better one is reported
 
 
+def test_singular_random_effects_are_said_plainly():
+    """No between-patient slope variation: converged, and the singular fit is said (as lme4 says it)."""
+    rng = np.random.default_rng(4)
+    m, k = 150, 5
+    week = np.tile(np.arange(k, dtype=float), m)
+    groups = np.repeat(np.arange(m), k)
+    y = 10 - 0.5 * week + np.repeat(rng.normal(0, 2, m), k) + rng.normal(0, 1, m * k)
+    data = pd.DataFrame({"patient_id": [f"P{g:03d}" for g in groups], "week": week, "y": y,
+                         "schedule": np.where(groups % 2, "guided", "weekly")})
+    result = fit_trajectory(data, reference="weekly")
+    assert result.converged and result.raw.boundary
+    assert result.meta["variance_components"]["intercept_slope_corr"] > 0.999
+    assert any("singular" in r and "correlation is +1.00" in r for r in result.remarks)
+
+
 def test_collinear_design_is_a_value_error(ref_data):
     data = ref_data.assign(copy_of_between=2 * ref_data["adherence_between"])
     with pytest.raises(ValueError, match="cannot be fitted.*rank-deficient"):

@@ -61,8 +61,10 @@ _FAILED = 1e300
 GRADIENT_TOL = 1e-4
 #: ... and the two starts' log-likelihoods within this (absolute, plus 1e-9 relative).
 AGREEMENT_TOL = 1e-6
-#: A random-effect SD below 1e-6 residual SDs (log λ below this) is on the boundary (zero).
-BOUNDARY_LOG_LAMBDA = math.log(1e-6)
+#: A diagonal element of Λ below 1e-4 (log λ below this) is on the boundary: D is singular,
+#: lme4's ``isSingular(tol = 1e-4)``. There log λ drifts down a flat asymptote, the
+#: likelihood no longer changing, and the optimum is checked by KKT on Ψ instead.
+BOUNDARY_LOG_LAMBDA = math.log(1e-4)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class RemlFit:
     converged : bool
         Small gradient and a second start reaching the same log-likelihood.
     boundary : bool
-        A random-effect SD is at (numerically) zero.
+        D is singular (a diagonal element of Λ below 1e-4, as lme4's ``isSingular``):
+        a random-effect SD is zero or the intercept-slope correlation is ±1.
     starts : tuple of dict
         One record per start: ``start`` (θ₀), ``loglik``, ``max_abs_gradient``,
         ``evaluations``, ``message``.
@@ -403,13 +406,21 @@ def _lbfgs_and_polish(prob: _Problem, theta0: np.ndarray, *, lbfgs: bool = True,
     bounds = _bounds(prob.q)
     theta, message = np.asarray(theta0, dtype=float), "Newton"
     if lbfgs:
-        res = optimize.minimize(lambda t: prob.evaluate(t), theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-6})
+        # per observation, so that the gradient is O(1): L-BFGS-B's first step is the raw
+        # gradient, and a gradient in the tens of thousands (100,000 rows) threw it to the bounds
+        scale = 1.0 / prob.dof
+
+        def scaled(t: np.ndarray) -> tuple[float, np.ndarray]:
+            f, g, _ = prob.evaluate(t)
+            return f * scale, g * scale
+
+        res = optimize.minimize(scaled, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                options={"maxiter": 500, "ftol": 1e-15, "gtol": 1e-9})
         theta, message = np.asarray(res.x, dtype=float), f"L-BFGS-B: {res.message}; Newton"
     f, g, _ = prob.evaluate(theta)
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
-    for _ in range(50 if not lbfgs else 20):
+    for _ in range(50):
         free = ~(((theta <= lo + 1e-9) & (g > 0)) | ((theta >= hi - 1e-9) & (g < 0)))
         if not free.any() or np.max(np.abs(g[free])) < 1e-9:
             break

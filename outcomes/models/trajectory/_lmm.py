@@ -57,9 +57,13 @@ def _convergence_remarks(fit: RemlFit, vc: dict[str, float | None]) -> list[str]
     if not fit.converged:
         out.append(f"The mixed model did not converge: {fit.message.removeprefix('REML did not converge: ')} "
                    "Interpret with caution.")
-    if vc["intercept_sd"] is not None and vc["intercept_sd"] < 1e-6 * (vc["residual_sd"] or 1.0):
-        out.append("The between-patient SD of the intercept is estimated at zero: patients do not differ in "
-                   "their level beyond what the residual variance explains.")
+    if fit.boundary:
+        corr = vc["intercept_slope_corr"]
+        what = (f"the intercept-slope correlation is {corr:+.2f}" if corr is not None and abs(corr) > 0.99
+                else "a random-effect SD is zero")
+        out.append(f"The random-effects covariance is singular ({what}; lme4 would say 'boundary (singular) "
+                   "fit'): the data cannot separate the between-patient variation this model allows; the "
+                   "fixed effects remain valid, the variance components are at the edge of their range.")
     if vc["slope_sd"] is not None and vc["slope_sd"] < 1e-3:
         out.append(f"The random slope SD is {vc['slope_sd']:.2g} (at or near zero): a random-intercept model "
                    f"(random='intercept') describes these data as well.")
