@@ -22,6 +22,9 @@ __all__ = [
     "DEFAULT_INSTRUMENTS",
     "DEFAULT_OPTIONS",
     "DEFAULT_VISIT_WEEKS",
+    "PROGRAM_WEEKS",
+    "SIMULATION_FIGURES",
+    "SimulationFigure",
 ]
 
 #: Planned assessment weeks since enrolment: baseline, every two weeks to the endpoint
@@ -29,6 +32,59 @@ __all__ = [
 #: program end (week 4-6) is usual in trials of these outcomes; the ICHOM low back pain
 #: set adds 3, 6 and 12 months for longer follow-up.
 DEFAULT_VISIT_WEEKS: tuple[int, ...] = (0, 2, 4, 6, 8, 12)
+
+#: Length of the glide program in weeks (sessions from day 0 to day 7 x 12 - 1; the last
+#: planned visit is at program end). Patient pages draw every time axis from 0 to this.
+PROGRAM_WEEKS: int = 12
+
+
+@dataclass(frozen=True)
+class SimulationFigure:
+    """One figure the simulator is calibrated to: the value used, what it means, and where it comes from."""
+
+    value: float
+    meaning: str
+    source: str
+
+
+#: The published figures (or, where none exists, the stated assumptions) behind the simulator's
+#: defaults (`outcomes.simulate.SimulationTruth`). A figure marked "assumption" has no published
+#: per-session estimate; it is set so that the rule it drives behaves as reported in practice.
+SIMULATION_FIGURES: dict[str, SimulationFigure] = {
+    "baseline_leg_pain": SimulationFigure(
+        6.5, "mean leg pain (NRS 0-10) at enrolment in sciatica",
+        "baseline leg pain about 6/10 in primary-care sciatica (Mathieson et al. 2017, N Engl J Med 376:1111)"),
+    "leg_pain_change_8_weeks": SimulationFigure(
+        -2.5, "mean change in leg pain by week 8 (points), schedule and adherence effects included",
+        "about 3 points of improvement by week 8 with usual care (Mathieson et al. 2017, N Engl J Med 376:1111)"),
+    "adherence_mean": SimulationFigure(
+        0.7, "mean share of prescribed home sessions done",
+        "non-adherence to home exercise is common, up to 50-70 % of patients (Jack et al. 2010, "
+        "Man Ther 15:220)"),
+    "session_pain_sd": SimulationFigure(
+        0.7, "day-to-day SD of pain before a session around the patient's current level (points)",
+        "assumption: within-person day-to-day NRS variation below 1 point, smaller than the 2-point minimal "
+        "important change (Farrar et al. 2001, Pain 94:149)"),
+    "flare_prob": SimulationFigure(
+        0.002, "chance a session raises pain by 2 or more points",
+        "assumption: no published per-session rate; gentle glides are meant not to provoke pain, so flares "
+        "are uncommon (a few per patient-year of twice-daily sessions)"),
+    "flare_prob_after_level_change": SimulationFigure(
+        0.015, "chance in the first 3 sessions after a level change",
+        "assumption: progression is when symptoms are most often provoked"),
+    "red_flag_prob": SimulationFigure(
+        0.001, "chance each red-flag item is recorded at an assessment (about 1.5 % of patients over 6 visits)",
+        "red-flag features are common but serious pathology rare: about 1 % of primary-care low back pain "
+        "(Henschke et al. 2009, Arthritis Rheum 60:3072), cauda equina about 0.04 % (Deyo et al. 1992, "
+        "JAMA 268:760); sciatica clinics see more"),
+    "red_flag_referral_prob": SimulationFigure(
+        0.8, "chance a patient with a red flag is referred and stops the program that day",
+        "assumption: urgent referral is the guideline response to red flags; the rest keep logging sessions, "
+        "which the audit should catch"),
+    "dropout_12_weeks": SimulationFigure(
+        0.2, "share of patients who drop out by week 12 (logistic in current leg pain, alpha -4.2, beta 0.25)",
+        "assumption: about one in five lost by 12 weeks, the usual order in trials of exercise for back pain"),
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +203,8 @@ class Options:
     visit_window_days: int = 7
     #: The endpoint (program end) week for change and responder status.
     endpoint_week: int = 6
+    #: Length of the program in weeks (time axes of patient pages run from 0 to this).
+    program_weeks: int = PROGRAM_WEEKS
     #: Sessions per week, sets and reps assumed when there is no prescription.
     default_sessions_per_week: int = 14
     default_sets: int = 2

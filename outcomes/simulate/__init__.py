@@ -66,13 +66,13 @@ Rounding and clipping to the integer NRS make the observed score a slightly
 attenuated version of this linear truth (most visibly near 0 and 10).
 In the guided schedule level depends on past pain, so it is not exogenous.
 
-*Sessions.* pain_before = round(clip(mu_i + N(0, session_pain_sd [1.0]),
+*Sessions.* pain_before = round(clip(mu_i + N(0, session_pain_sd [0.7]),
 0, 10)). A flare (pain_after - pain_before of 2, or 3 with probability .3)
-happens with probability ``flare_prob`` [0.03], or
-``flare_prob_after_level_change`` [0.10] in the first
+happens with probability ``flare_prob`` [0.002], or
+``flare_prob_after_level_change`` [0.015] in the first
 ``flare_after_level_change_sessions`` [3] sessions after a level change;
 its response is 'worse' (also when pain_before >= 9 caps the rise). Other
-sessions change pain by -2/-1/0/+1 with probabilities .10/.35/.45/.10
+sessions change pain by -2/-1/0/+1 with probabilities .12/.38/.47/.03
 (response 'better' if pain fell, else 'same'), so a flare is exactly
 ``response == 'worse'``. stopped_early with probability
 ``stopped_early_prob_flare`` [0.4] on flares, ``stopped_early_prob``
@@ -83,7 +83,9 @@ A short note is written with probability ``note_prob`` [0.02], or
 
 *Assessments* at the planned visits (``visit_weeks``, default
 `outcomes.config.DEFAULT_VISIT_WEEKS`: 0, 2, 4, 6, 8, 12): week 0 on enrolment day or up to
-3 days later, the others within +/- 3 days of target. With ``y`` the leg
+3 days later, the others within +/- 3 days of target; the visit at program end
+(week 12) falls in the program's last three days (days 81-83), so a
+completer's follow-up ends with the sessions. With ``y`` the leg
 pain before rounding: back_pain = 0.6 y + 1 + N(0, 1.3); numbness =
 0.4 y + c_i + N(0, 1.2) with c_i ~ N(1, 1); a latent ODI % = 5 + 5.5 y +
 b_i + N(0, 6), b_i ~ N(0, 8), gives the ten 0-5 items (latent / 20 + item
@@ -92,15 +94,23 @@ slr_deg = 85 - 5 y + N(0, 8) clipped to 30-90; pgic = 4 + 0.8 x (y - y at
 week 0) + N(0, 0.8) at follow-ups only. All are rounded and clipped to
 their ranges. ODI items are missing with probability 0.02, the other
 secondary outcomes with ``secondary_missing_prob`` [0.02]. Each red flag is
-true with probability ``red_flag_prob`` [0.001].
+true with probability ``red_flag_prob`` [0.001]. A patient with a red flag
+is referred (discharged that day, reason 'referred') with probability
+``red_flag_referral_prob`` [0.8]; the others go on logging sessions.
 
 *Dropout* is missing at random: after each follow-up before week 12, a
-patient drops out with probability ``logistic(dropout_alpha [-3.5] +
+patient drops out with probability ``logistic(dropout_alpha [-4.2] +
 dropout_beta [0.25] * observed leg_pain)``; the dropout day is uniform
 between the day after that visit and the day before the next visit's
 window; discharged_on is that day (reason 'dropped_out'). Completers are
 discharged on their week-12 visit ('completed'). Sessions happen only on
-program days 0-83 before discharged_on. Set ``dropout_alpha`` to, e.g.,
+program days 0-83 before discharged_on.
+
+*Calibration.* The session, flare, red-flag, adherence and dropout defaults
+come from `outcomes.config.SIMULATION_FIGURES`, which names the published
+figure or the stated assumption behind each: on 1,000 simulated patients
+about one in nine has an active stop-and-consult flag and about 1 % a red
+flag. Set ``dropout_alpha`` to, e.g.,
 -50 to switch dropout off; all other draws are made before the dropout
 draws, so a dataset with dropout is the dataset without it, cut short.
 

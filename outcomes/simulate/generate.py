@@ -232,6 +232,10 @@ def _draw_assessments(truth: SimulationTruth, rng: np.random.Generator, base: np
     wk = np.asarray(truth.visit_weeks)
     day = 7 * wk + rng.integers(-_WINDOW, _WINDOW + 1, (n, v))
     day[:, 0] = rng.integers(0, _WINDOW + 1, n)
+    # A visit at program end falls in the program's last days (not after it), so a completer's
+    # follow-up ends with the sessions and has no short empty final week.
+    at_end = 7 * wk >= _PROGRAM_DAYS
+    day[:, at_end] = _PROGRAM_DAYS - 1 - (day[:, at_end] - 7 * wk[at_end] + _WINDOW) * _WINDOW // (2 * _WINDOW + 1)
     cols = np.arange(n)[:, None]
     lvl = level_day[np.minimum(day, _PROGRAM_DAYS - 1), cols]
     y = (base[:, None] + slope[:, None] * day / 7 + within[day // 7, cols]
@@ -279,25 +283,32 @@ def _draw_dropout(truth: SimulationTruth, rng: np.random.Generator, cohort: dict
     day = visits["day"]
     today = truth.today_offset_days - cohort["enrol_day"]
     u_drop, u_day = rng.random((2, n, len(truth.visit_weeks) - 2))
+    u_ref = rng.random(n)
+    red = visits["rf_saddle_anaesthesia"] | visits["rf_bladder_bowel"] | visits["rf_progressive_weakness"]
     alive = np.ones(n, bool)
+    referred = np.zeros(n, bool)
     drop_day = np.full(n, np.iinfo(np.int64).max)
     seen = np.zeros(day.shape, bool)
-    seen[:, 0] = day[:, 0] < today
-    for k in range(1, day.shape[1] - 1):
+    last = day.shape[1] - 1
+    for k in range(day.shape[1]):
         seen[:, k] = alive & (day[:, k] < today)
-        eta = truth.dropout_alpha + truth.dropout_beta * visits["leg_pain"][:, k]
-        drop = seen[:, k] & (u_drop[:, k - 1] < 1 / (1 + np.exp(-eta)))
-        lo = day[:, k] + 1
-        hi = 7 * truth.visit_weeks[k + 1] - _WINDOW - 1
-        drop_day = np.where(drop, lo + (u_day[:, k - 1] * (hi - lo + 1)).astype(np.int64),
-                            drop_day)
-        alive &= ~drop
-    seen[:, -1] = alive & (day[:, -1] < today)
+        # a red flag: referred (discharged that day) with probability red_flag_referral_prob
+        refer = seen[:, k] & red[:, k] & (u_ref < truth.red_flag_referral_prob)
+        drop_day = np.where(refer, day[:, k], drop_day)
+        referred |= refer
+        alive &= ~refer
+        if 0 < k < last:
+            eta = truth.dropout_alpha + truth.dropout_beta * visits["leg_pain"][:, k]
+            drop = seen[:, k] & alive & (u_drop[:, k - 1] < 1 / (1 + np.exp(-eta)))
+            lo = day[:, k] + 1
+            hi = 7 * truth.visit_weeks[k + 1] - _WINDOW - 1
+            drop_day = np.where(drop, lo + (u_day[:, k - 1] * (hi - lo + 1)).astype(np.int64), drop_day)
+            alive &= ~drop
     discharge = np.where(alive, day[:, -1], drop_day)
     left = discharge < today
     visits["seen"] = seen
     return {"discharge": np.where(left, discharge, -1),
-            "reason": np.where(left, np.where(alive, 0, 1), -1),
+            "reason": np.where(left, np.where(alive, 0, np.where(referred, 2, 1)), -1),
             "last": np.minimum(np.where(left, discharge, today), _PROGRAM_DAYS)}
 
 

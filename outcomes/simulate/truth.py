@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import DEFAULT_VISIT_WEEKS
+from ..config import DEFAULT_VISIT_WEEKS, PROGRAM_WEEKS, SIMULATION_FIGURES
 
 __all__ = ["KNOWN_SCHEDULES", "SimulatedDataset", "SimulationTruth"]
 
 KNOWN_SCHEDULES = ("weekly", "guided")
 _TABLES = ("patients", "prescriptions", "sessions", "assessments")
-_PROGRAM_DAYS = 84  # 12 weeks of sessions: days 0..83
+_PROGRAM_DAYS = 7 * PROGRAM_WEEKS  # 12 weeks of sessions: days 0..83
 _SLOTS = 2 * _PROGRAM_DAYS  # morning and evening slot per day
 _VISIT_WEEKS = DEFAULT_VISIT_WEEKS  # the planned visits of the analyses
 _WINDOW = 3  # days either side of a visit target
@@ -37,7 +37,7 @@ _LEVELS = (
 _SEX = (("female", "male", "other", "unknown"), (0.52, 0.45, 0.01, 0.02))
 _SIDE = (("left", "right", "bilateral"), (0.46, 0.46, 0.08))
 _DIAGNOSIS = (("lumbar radiculopathy", "sciatica"), (0.8, 0.2))
-_DELTA_NO_FLARE = ((-2, -1, 0, 1), (0.10, 0.35, 0.45, 0.10))
+_DELTA_NO_FLARE = ((-2, -1, 0, 1), (0.12, 0.38, 0.47, 0.03))
 _NOTES = (
     "tight behind knee", "felt easier", "did it after a walk", "felt looser",
     "calf tight, eased after", "tingling in foot afterwards",
@@ -48,7 +48,7 @@ _FLARE_NOTES = (
     "worse after second set", "pins and needles in toes",
 )
 _RESPONSES = ("better", "same", "worse")
-_REASONS = ("completed", "dropped_out")
+_REASONS = ("completed", "dropped_out", "referred")
 _DATE_COLUMNS = ("enrolled_on", "discharged_on", "valid_from", "assessed_on")
 
 
@@ -151,6 +151,13 @@ class SimulationTruth:
     odi_item_missing_prob, secondary_missing_prob, red_flag_prob : float
         Missingness of ODI items and other secondary outcomes; probability
         of each red flag per assessment.
+    red_flag_referral_prob : float
+        Probability that a patient with a red flag is referred (discharged,
+        reason 'referred') on that visit's day; otherwise sessions go on.
+
+    The defaults of the session, flare, red-flag, adherence and dropout
+    parameters come from `outcomes.config.SIMULATION_FIGURES`, which names
+    the published figure (or the stated assumption) behind each.
     """
 
     n_patients: int = 200
@@ -176,7 +183,7 @@ class SimulationTruth:
     weekly_days_per_level: int = 7
     guided_sessions_to_advance: int = 5
     guided_max_pain_after: int = 4
-    adherence_mean: float = 0.7
+    adherence_mean: float = SIMULATION_FIGURES["adherence_mean"].value
     adherence_concentration: float = 6.0
     adherence_weekly_sd: float = 0.15
     intercept: float = 6.5
@@ -192,15 +199,15 @@ class SimulationTruth:
     sd_residual: float = 1.0
     sd_site: float = 0.3
     sd_clinician: float = 0.2
-    session_pain_sd: float = 1.0
-    flare_prob: float = 0.03
-    flare_prob_after_level_change: float = 0.10
+    session_pain_sd: float = SIMULATION_FIGURES["session_pain_sd"].value
+    flare_prob: float = SIMULATION_FIGURES["flare_prob"].value
+    flare_prob_after_level_change: float = SIMULATION_FIGURES["flare_prob_after_level_change"].value
     flare_after_level_change_sessions: int = 3
     stopped_early_prob: float = 0.01
     stopped_early_prob_flare: float = 0.4
     note_prob: float = 0.02
     note_prob_flare: float = 0.25
-    dropout_alpha: float = -3.5
+    dropout_alpha: float = -4.2
     dropout_beta: float = 0.25
     back_pain_per_leg_pain: float = 0.6
     back_pain_offset: float = 1.0
@@ -223,7 +230,8 @@ class SimulationTruth:
     pgic_sd: float = 0.8
     odi_item_missing_prob: float = 0.02
     secondary_missing_prob: float = 0.02
-    red_flag_prob: float = 0.001
+    red_flag_prob: float = SIMULATION_FIGURES["red_flag_prob"].value
+    red_flag_referral_prob: float = SIMULATION_FIGURES["red_flag_referral_prob"].value
 
     def to_dict(self) -> dict[str, Any]:
         """Return the truth as JSON-ready built-ins (tuples become lists)."""
