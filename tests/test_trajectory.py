@@ -152,7 +152,7 @@ def test_two_starts_that_disagree_are_not_converged(monkeypatch, ref_data):
 
     def stop_short_on_second_start(prob, theta0, *, lbfgs=True):
         calls.append(theta0)
-        if len(calls) == 2:  # the second start: no optimisation at all
+        if len(calls) >= 2:  # every start after the first: no optimisation at all
             f, g, _ = prob.evaluate(theta0)
             return np.asarray(theta0, dtype=float), f, g, "stopped by the test"
         return real(prob, theta0, lbfgs=lbfgs)
@@ -160,7 +160,7 @@ def test_two_starts_that_disagree_are_not_converged(monkeypatch, ref_data):
     monkeypatch.setattr(_reml, "_lbfgs_and_polish", stop_short_on_second_start)
     result = fit_trajectory(ref_data.loc[ref_data["patient_id"] < "P100"], reference="weekly")
     assert result.converged is False
-    assert any("did not converge" in r and "two starts reached different log-likelihoods" in r
+    assert any("did not converge" in r and "3 starts reached different log-likelihoods" in r
                for r in result.remarks)
     lls = [a["reml_loglik"] for a in result.meta["attempts"]]
     assert lls[0] > lls[1] + 1e-3 and result.meta["reml_loglik"] == max(lls)  # the better one is reported
