@@ -113,7 +113,7 @@ def test_a_contract_name_typo_is_named(tmp_path):
     ('[source]\nlayout = "long"\nfile = "x.csv"\n[[filter]]\ncolumn = "x"\nkeep = []\n', "non-empty list"),
     ('[source]\nlayout = "long"\nfile = "x.csv"\n[time]\nunit = "visit"\ncolumn = "t"\n[time.visits]\n"1" = 0\n"2" = 0\n',
      "the same time"),
-    ('[time]\nunit = "week"\n', 'needs layout "long" or "wide"'),
+    ('[time]\nunit = "week"\n', 'needs a single-file layout'),
     ("[source\n", "is not valid TOML"),
 ])
 def test_bad_descriptions_are_usage_errors_with_a_reason(tmp_path, text, expected):

@@ -27,7 +27,7 @@ import sys
 from typing import Sequence
 
 from ..errors import EXIT_ENVIRONMENT, EXIT_USAGE, OutcomesError
-from . import audit, compare, demo, describe, patients, plan, simulate, validate
+from . import audit, compare, demo, describe, export, patients, plan, simulate, validate
 
 __all__ = ["main", "build_parser"]
 
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"outcomes {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (validate, describe, audit, compare, patients, plan, simulate, demo):
+    for module in (validate, describe, audit, compare, patients, plan, simulate, demo, export):
         module.add_parser(sub, epilog=_EPILOG)
     return parser
 

@@ -44,7 +44,7 @@ __all__ = [
 #: The name of a description found automatically in a data folder.
 DESCRIPTION_FILE = "dataset.toml"
 #: Layouts a description may declare.
-LAYOUTS: tuple[str, ...] = ("exports", "long", "wide")
+LAYOUTS: tuple[str, ...] = ("exports", "long", "wide", "redcap", "adam")
 #: Time units: "date" reads enrolled_on / assessed_on; the others a time since enrolment.
 TIME_UNITS: tuple[str, ...] = ("date", "minute", "hour", "day", "week", "month", "visit")
 #: Length of one unit in days ("visit": a visit counts as one week, so week = visit number;
@@ -52,14 +52,18 @@ TIME_UNITS: tuple[str, ...] = ("date", "minute", "hour", "day", "week", "month",
 UNIT_DAYS: dict[str, float] = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0,
                                "month": 30.4375, "visit": 7.0}
 _COVARIATE_KINDS = ("numeric", "categorical")
+_FILE_WHAT = {"long": "the long file", "wide": "the wide file", "redcap": "the REDCap records export (raw codes)",
+              "adam": "the ADaM BDS dataset, e.g. adqs.csv"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 _SECTIONS = ("source", "columns", "values", "filter", "time", "outcomes", "covariates")
-_SOURCE_KEYS = ("layout", "file", "sheet", "missing")
+_SOURCE_KEYS = ("layout", "file", "sheet", "missing", "dictionary", "subjects")
 _FILTER_KEYS = ("column", "keep", "drop", "at_least", "at_most", "not_missing")
 _TIME_KEYS = ("unit", "column", "visits")
 _OUTCOME_KEYS = ("label", "unit", "min", "max", "higher_is_better", "integer", "mcid", "column", "columns",
-                 "baseline_column")
+                 "baseline_column", "paramcd")
+#: Layouts that read one file of rows per patient and time (an outcome is a column of it).
+_ROW_LAYOUTS = ("long", "redcap")
 #: Keys a built-in outcome may not change: its scale and direction are fixed by its instrument.
 _FIXED_FOR_BUILTINS = ("min", "max", "higher_is_better", "integer")
 #: Columns of the assessments contract that are not outcomes.
@@ -146,6 +150,7 @@ class DeclaredOutcome:
     column: str | None = None
     columns: tuple[tuple[str, float], ...] | None = None
     baseline_column: str | None = None
+    paramcd: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,9 +161,14 @@ class DatasetDescription:
     ----------
     path : Path or None
         The description file (None when built in code).
-    layout : {"exports", "long", "wide"}
+    layout : {"exports", "long", "wide", "redcap", "adam"}
     file : Path or None
-        The long or wide file, resolved against the description's folder.
+        The long or wide file, the REDCap records export or the ADaM BDS dataset, resolved
+        against the description's folder.
+    dictionary : Path or None
+        REDCap: the data dictionary CSV.
+    subjects : Path or None
+        ADaM: the subject-level dataset (ADSL).
     sheet : str or None
         The sheet of an ``.xlsx`` file.
     missing : tuple of str
@@ -179,6 +189,8 @@ class DatasetDescription:
     file: Path | None = None
     sheet: str | None = None
     missing: tuple[str, ...] = ()
+    dictionary: Path | None = None
+    subjects: Path | None = None
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     filters: tuple[RowFilter, ...] = ()
@@ -198,6 +210,7 @@ class DatasetDescription:
         return {
             "path": None if self.path is None else str(self.path), "layout": self.layout,
             "file": None if self.file is None else str(self.file), "sheet": self.sheet,
+            **{k: str(getattr(self, k)) for k in ("dictionary", "subjects") if getattr(self, k) is not None},
             "missing": list(self.missing), "columns": dict(self.columns), "values": self.values,
             "filters": [f.text for f in self.filters],
             "time": {"unit": self.time.unit, "column": self.time.column,
@@ -310,24 +323,30 @@ def parse_description(data: dict[str, Any], *, path: Path | None = None,
     problems.unknown(source, _SOURCE_KEYS, "[source]")
     layout = source.get("layout", "exports")
     if layout not in LAYOUTS:
-        hint = (" REDCap and ADaM exports are not read by this version; export a long CSV instead."
-                if layout in ("redcap", "adam") else _suggest(str(layout), LAYOUTS))
-        problems.add(f"[source] layout = {_show(layout)} is not a layout.{hint} Layouts: {', '.join(LAYOUTS)}.")
+        problems.add(f"[source] layout = {_show(layout)} is not a layout.{_suggest(str(layout), LAYOUTS)} "
+                     f"Layouts: {', '.join(LAYOUTS)}.")
         layout = "exports"
-    file = None
-    if "file" in source:
-        if not isinstance(source["file"], str) or not source["file"].strip():
-            problems.add(f"[source] file must be a file name in quotes, got {_show(source['file'])}.")
-        else:
-            base = path.parent if path is not None else Path(".")
-            file = (base / source["file"]).resolve() if not Path(source["file"]).is_absolute() \
-                else Path(source["file"])
-    if layout in ("long", "wide") and "file" not in source:
-        problems.add(f"[source] layout = {_show(layout)} needs file = \"...\" (the {layout} file, relative to "
-                     "this description).")
-    if layout == "exports" and "file" in source:
-        problems.add("[source] file is only for layout \"long\" or \"wide\"; the exports layout reads "
-                     "patients, assessments, sessions and prescriptions from the folder.")
+    base = path.parent if path is not None else Path(".")
+    files: dict[str, Path | None] = {}
+    for key, needed_by, what in (("file", ("long", "wide", "redcap", "adam"), _FILE_WHAT),
+                                 ("dictionary", ("redcap",), {"redcap": "REDCap's data dictionary CSV"}),
+                                 ("subjects", ("adam",), {"adam": "the ADSL subject-level dataset"})):
+        files[key] = None
+        if key in source:
+            if not isinstance(source[key], str) or not source[key].strip():
+                problems.add(f"[source] {key} must be a file name in quotes, got {_show(source[key])}.")
+            elif layout not in needed_by:
+                problems.add(f"[source] {key} is only for layout "
+                             f"{' or '.join(_show(n) for n in needed_by)}"
+                             + ("; the exports layout reads patients, assessments, sessions and prescriptions "
+                                "from the folder." if layout == "exports" else "."))
+            else:
+                given = Path(source[key])
+                files[key] = given if given.is_absolute() else (base / given).resolve()
+        elif layout in needed_by:
+            problems.add(f"[source] layout = {_show(layout)} needs {key} = \"...\" ({what[layout]}, relative "
+                         "to this description).")
+    file = files["file"]
     sheet = source.get("sheet")
     if sheet is not None and (not isinstance(sheet, str) or not sheet.strip()):
         problems.add(f"[source] sheet must be a sheet name in quotes, got {_show(sheet)}.")
@@ -379,12 +398,18 @@ def parse_description(data: dict[str, Any], *, path: Path | None = None,
         problems.add("[source] layout = \"wide\" needs [time] unit (minute, hour, day, week, month or visit): "
                      "each outcome's columns map a column to a time in that unit.")
     if layout == "exports" and filters:
-        problems.add("[[filter]] is for layout \"long\" or \"wide\"; filter exports at the source.")
+        problems.add("[[filter]] is for a single-file layout (long, wide, redcap, adam); filter exports at the "
+                     "source.")
     if not time.dated and layout == "exports":
-        problems.add(f"[time] unit = {_show(time.unit)} needs layout \"long\" or \"wide\": the exports layout "
-                     "is dated (enrolled_on / assessed_on).")
+        problems.add(f"[time] unit = {_show(time.unit)} needs a single-file layout (long, wide, redcap, adam): "
+                     "the exports layout is dated (enrolled_on / assessed_on).")
     problems.raise_if_any()
+    if layout == "redcap":
+        from .redcap import with_dictionary
+
+        outcomes = with_dictionary(outcomes, files["dictionary"], where)
     return DatasetDescription(path=path, layout=layout, file=file, sheet=sheet, missing=tuple(missing),
+                              dictionary=files["dictionary"], subjects=files["subjects"],
                               columns=dict(columns), values=values, filters=filters, time=time,
                               outcomes=outcomes, covariates=covariates)
 
@@ -441,7 +466,8 @@ def _filters(raw: Any, problems: _Problems) -> tuple[RowFilter, ...]:
 
 def _time(t: dict[str, Any], layout: str, problems: _Problems) -> TimeAxis:
     problems.unknown(t, _TIME_KEYS, "[time]")
-    unit = t.get("unit", "date")
+    # ADaM is timed by AVISITN unless told otherwise; REDCap by the event (redcap_event_name)
+    unit = t.get("unit", "visit" if layout == "adam" else "date")
     if unit not in TIME_UNITS:
         problems.add(f"[time] unit = {_show(unit)} is not a unit.{_suggest(str(unit), TIME_UNITS)} "
                      f"Units: {', '.join(TIME_UNITS)}.")
@@ -450,6 +476,11 @@ def _time(t: dict[str, Any], layout: str, problems: _Problems) -> TimeAxis:
     if column is not None and (not isinstance(column, str) or not column.strip()):
         problems.add(f"[time] column must be a column name in quotes, got {_show(column)}.")
         column = None
+    if column is None and unit != "date" and layout in ("redcap", "adam"):
+        column = {"redcap": "redcap_event_name", "adam": "AVISITN"}[layout]
+    if layout == "redcap" and unit != "date" and "visits" not in t:
+        problems.add(f"[time] unit = {_show(unit)} in a REDCap export needs [time.visits]: each unique event name "
+                     "with its time since enrolment, e.g. \"baseline_arm_1\" = 0, \"week_4_arm_1\" = 4.")
     if unit != "date" and layout == "long" and column is None:
         problems.add(f"[time] unit = {_show(unit)} in a long file needs column = \"...\": the column holding "
                      "the time since enrolment (or the visit code).")
@@ -465,7 +496,9 @@ def _time(t: dict[str, Any], layout: str, problems: _Problems) -> TimeAxis:
         else:
             visits = tuple((str(k), float(v)) for k, v in raw.items())
             times = [v for _, v in visits]
-            if len(set(times)) < len(times):
+            # REDCap: several events may share a time (enrolment and baseline); a patient's rows still
+            # must not, which the (patient, time) key checks
+            if len(set(times)) < len(times) and layout != "redcap":
                 problems.add("[time.visits] gives two visit codes the same time; give each visit its own time.")
         if unit == "date":
             problems.add("[time.visits] needs a time unit (e.g. unit = \"visit\" or \"week\"), not dates.")
@@ -515,6 +548,16 @@ def _outcomes(raw: dict[str, Any], layout: str, schemas: dict[str, TableSchema],
             problems.add(f"{label}: min = {t['min']} must be below max = {t['max']}.")
         if "mcid" in t and _number(t["mcid"]) and t["mcid"] <= 0:
             problems.add(f"{label}: mcid is a size of improvement and must be > 0, got {t['mcid']}.")
+        if "paramcd" in t:
+            if layout != "adam":
+                problems.add(f"{label}: paramcd is for layout \"adam\" (the PARAMCD of the outcome's records).")
+            elif not isinstance(t["paramcd"], str) or not t["paramcd"].strip():
+                problems.add(f"{label}: paramcd must be a PARAMCD in quotes, e.g. \"BDI\", got {_show(t['paramcd'])}.")
+        if layout == "adam":
+            for k in ("column", "columns", "baseline_column"):
+                if k in t:
+                    problems.add(f"{label}: {k} is not for layout \"adam\": an outcome is the AVAL of the records "
+                                 "with its paramcd = \"...\" (default: the name in capitals).")
         columns = None
         if "columns" in t:
             c = t["columns"]
@@ -541,7 +584,8 @@ def _outcomes(raw: dict[str, Any], layout: str, schemas: dict[str, TableSchema],
             min=None if builtin else t.get("min"), max=None if builtin else t.get("max"),
             higher_is_better=None if builtin else t.get("higher_is_better"),
             integer=None if builtin else t.get("integer", False), mcid=t.get("mcid"),
-            column=t.get("column"), columns=columns, baseline_column=t.get("baseline_column")))
+            column=t.get("column"), columns=columns, baseline_column=t.get("baseline_column"),
+            paramcd=(t.get("paramcd") or name.upper()) if layout == "adam" else None))
     return tuple(out)
 
 
@@ -574,7 +618,7 @@ def check_columns(description: DatasetDescription, header: list[str], *, file_la
     if description.time.column is not None:
         need(description.time.column, "[time] column")
     for o in description.outcomes:
-        if description.layout == "long":
+        if description.layout in _ROW_LAYOUTS:
             col = o.column or description.columns.get(o.name) or o.name
             if col not in have and not (o.column is None and o.baseline_column is not None):
                 need(col, f"[outcomes.{o.name}] column" if o.column else

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dates import DateOrder
+from .dates import DateOrder, DatePolicy
 from .description import DatasetDescription, check_columns, _listing, _show, _suggest
 from .errors import UsageError
 from .readers import ReadResult, _read_csv, _read_parquet, _read_xlsx
@@ -278,20 +278,22 @@ def _visit_times(text: pd.Series, description: DatasetDescription, missing_value
 
 
 def read_declared(description: DatasetDescription, schemas: dict[str, TableSchema], *,
-                  date_order: DateOrder | None = None, **validate_options: Any
+                  date_order: DateOrder | None = None, dates: DatePolicy | None = None
                   ) -> tuple[dict[str, ExportResult], list[str]]:
-    """Read a long or wide file into the contract's exports, validated.
+    """Read a long, wide, REDCap or ADaM dataset into the contract's exports, validated.
 
     Parameters
     ----------
     description : DatasetDescription
-        Layout ``"long"`` or ``"wide"``.
+        Layout ``"long"``, ``"wide"``, ``"redcap"`` (:mod:`outcomes.io.redcap`) or ``"adam"``
+        (:mod:`outcomes.io.adam`).
     schemas : dict
         The contract's schemas (already extended by :func:`extend_schemas`).
     date_order : {"dayfirst", "monthfirst"}, optional
         As in :func:`~outcomes.io.dataset.load_dataset`.
-    **validate_options
-        Passed to :func:`~outcomes.io.validate.validate_read` (e.g. ``dates``).
+    dates : DatePolicy, optional
+        Plausible dates and the clinic's time zone, handed to
+        :func:`~outcomes.io.validate.validate_read` for every table.
 
     Returns
     -------
@@ -308,15 +310,25 @@ def read_declared(description: DatasetDescription, schemas: dict[str, TableSchem
         has are named), a visit code is not in ``[time.visits]``, two columns would get
         one name.
     """
-    read = _read_file(description)
-    check_columns(description, [str(c) for c in read.frame.columns], file_label=read.path.name)
-    missing_values = schemas["assessments"].missing_values
-    frame, filtered = _apply_filters(read.frame, description, missing_values)
+    validate_options = {"dates": dates}
     notes: list[str] = []
-    if description.layout == "long":
-        exports = _long(read, frame, filtered, description, schemas, date_order, validate_options)
+    if description.layout == "redcap":
+        from .redcap import read_redcap
+
+        exports, notes = read_redcap(description, schemas, date_order=date_order, dates=dates)
+    elif description.layout == "adam":
+        from .adam import read_adam
+
+        exports, notes = read_adam(description, schemas, date_order=date_order, dates=dates)
     else:
-        exports = _wide(read, frame, filtered, description, schemas, date_order, validate_options)
+        read = _read_file(description)
+        check_columns(description, [str(c) for c in read.frame.columns], file_label=read.path.name)
+        missing_values = schemas["assessments"].missing_values
+        frame, filtered = _apply_filters(read.frame, description, missing_values)
+        if description.layout == "long":
+            exports = _long(read, frame, filtered, description, schemas, date_order, validate_options)
+        else:
+            exports = _wide(read, frame, filtered, description, schemas, date_order, validate_options)
     for name in ("prescriptions", "sessions"):
         exports[name] = ExportResult(export=name, path=None, status="absent_optional",
                                      notes=[f"no {name}: a {description.layout} file holds patients and "
@@ -409,9 +421,16 @@ def _nominal_dates(patients: ExportResult, assessments: ExportResult, descriptio
         assessments.original = original
 
 
+#: How the reconciliation names a row of a long file that holds no outcome value.
+NO_OUTCOME = "no outcome value (a missed visit or another form's row, not an assessment)"
+
+
 def _long(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], description: DatasetDescription,
-          schemas: dict[str, TableSchema], date_order: DateOrder | None, validate_options: dict[str, Any]
-          ) -> dict[str, ExportResult]:
+          schemas: dict[str, TableSchema], date_order: DateOrder | None, validate_options: dict[str, Any],
+          *, cell_errors: list[dict[str, Any]] | None = None) -> dict[str, ExportResult]:
+    """``cell_errors`` (line, column after renaming, value, rule, reason) are failures found before
+    validation (e.g. a REDCap choice code): a patient-level column's quarantines the patient, another
+    column's the row."""
     notes = list(read.notes)
     frame = _rename(frame.copy(), _names(description), description)
     frame = _recode(frame, description, notes)
@@ -447,15 +466,32 @@ def _long(read: ReadResult, frame: pd.DataFrame, filtered: dict[str, int], descr
                         [f"one row per patient_id, from {len(frame):,} rows of {read.path.name} "
                          f"(numbered by the patient's first line)"], "patients", p_extra)
     patients = validate_read(p_read, p_schema, date_order=date_order, **validate_options)
-    _with_errors(patients, conflicts)
+    cell_errors = cell_errors or []
+    patient_level = [e for e in cell_errors if e["column"] in pcols]
+    row_level = [e for e in cell_errors if e["column"] not in pcols]
+    if patient_level:  # a bad patient-level value quarantines the patient (numbered by its first line)
+        owner = dict(zip(ids.index, ids.to_numpy()))
+        for e in patient_level:
+            e["line"] = int(first_line.get(owner.get(e["line"], ""), e["line"]))
+    _with_errors(patients, conflicts + patient_level)
     # ---- assessments: the file's rows without the patient-level columns
     a_frame = frame.drop(columns=[c for c in pcols if c != "patient_id"])
     a_schema = schemas["assessments"]
+    # a row with no outcome value at all is a visit without an assessment, not a bad record
+    outcome_cols = [c for c in a_schema.at_least_one_of if c in a_frame.columns]
+    if outcome_cols:
+        empty = np.logical_and.reduce([_missing(_text(a_frame[c]).str.strip(), missing_values)
+                                       for c in outcome_cols])
+        empty &= ~a_frame.index.isin([e["line"] for e in row_level])
+        if empty.any():
+            a_frame = a_frame.loc[~empty]
+            filtered = {**filtered, NO_OUTCOME: int(empty.sum())}
     a_extra = [c for c in a_frame.columns if c not in a_schema.field_names]
     if a_extra:
         notes.append(f"extra columns kept: {', '.join(map(str, a_extra))}")
     a_read = _read_like(read, a_frame, read.rows_read, read.blank_skipped, notes, "assessments", a_extra)
     assessments = validate_read(a_read, a_schema, date_order=date_order, **validate_options)
+    _with_errors(assessments, row_level)
     assessments.detected = {**assessments.detected, **read.detected()}
     patients = _declared(patients, source_rows=f"patients found in {read.path.name}")
     assessments = _declared(assessments, filtered=filtered, source_rows=f"rows of {read.path.name}")
