@@ -87,7 +87,8 @@ def test_cli_compare_json_and_files(tmp_path):
     models = [r for r in doc["rows"] if r["table"] == "models"]
     assert models and all(set(r) >= {"model", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"}
                           for r in models)
-    assert {r["table"] for r in doc["rows"]} == {"descriptives", "responders", "flow", "effect_size", "models"}
+    assert {r["table"] for r in doc["rows"]} == {"descriptives", "responders", "flow", "effect_size", "models",
+                                                 "estimates", "sensitivity"}
     for name in ("compare.html", "compare.pdf", "models.json", "models.csv", "analysis_data.csv"):
         assert (out / name).is_file(), name
     html = (out / "compare.html").read_text()
@@ -98,23 +99,23 @@ def test_cli_compare_json_and_files(tmp_path):
 
 
 def test_cli_plan_write_then_compare_with_the_plan(tmp_path):
-    plan = tmp_path / "plan.toml"
+    plan = tmp_path / "plans" / "plan.toml"  # a plan's folder is an input: outputs may not go inside it
+    plan.parent.mkdir()
     run = lambda *a: subprocess.run([sys.executable, "-m", "outcomes", *a], capture_output=True, text=True,
                                     timeout=300)
     p = run("plan", "--write", str(plan))
     assert p.returncode == 0 and plan.is_file()
     assert run("plan", "--write", str(plan)).returncode == 2  # never overwrites silently
-    text = plan.read_text().replace("# reference = \"name\"", "reference = \"weekly\"")
-    plan.write_text(text)
+    assert 'reference = "weekly"' in plan.read_text()  # written explicitly
     out = tmp_path / "out"
     p = run("compare", str(ROOT / "data" / "example"), "--out", str(out), "--plan", str(plan), "--format", "json")
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     tables = {r["table"] for r in doc["rows"]}
-    assert tables == {"descriptives", "responders", "flow", "effect_size", "models"}
+    assert tables == {"descriptives", "responders", "flow", "effect_size", "models", "estimates", "sensitivity"}
     assert doc["reference"] == "weekly" and (out / "plan.toml").read_text().startswith("# Analysis plan")
     assert json.loads((out / "models.json").read_text())["plan_sha256"]
-    bad = tmp_path / "bad.toml"
+    bad = tmp_path / "plans" / "bad.toml"
     bad.write_text("endpoint_wek = 6\n")
     p = run("compare", str(ROOT / "data" / "example"), "--out", str(out), "--plan", str(bad))
     assert p.returncode == 2 and 'did you mean "endpoint_week"' in p.stderr and "Traceback" not in p.stderr
@@ -153,5 +154,11 @@ def test_pairwise_contrasts_cover_every_pair_and_agree_with_each_other():
     assert sorted(pw.index) == [("b", "a"), ("c", "a"), ("c", "b")]
     # c − a = (c − b) + (b − a) in one linear model with the same patients
     assert pw[("c", "a")] == pytest.approx(pw[("c", "b")] + pw[("b", "a")], abs=1e-9)
-    assert any("not adjusted for multiple comparisons" in r for r in cmp.remarks)
+    assert any("adjusted over the 3 pairs (Holm)" in r for r in cmp.remarks)
+    from outcomes.models.multiplicity import adjust_p
+    table = cmp.tables["pairwise"]
+    assert list(table["method"].unique()) == ["holm"]
+    np.testing.assert_allclose(table["p_adjusted"], adjust_p(table["p_value"].to_numpy(), "holm"))
+    assert set(table.columns) >= {"table", "outcome", "term", "estimate", "std_error", "ci_lower", "ci_upper",
+                                  "p_value", "p_adjusted", "method"}
     assert "pairwise" not in compare_schedules(c).tables

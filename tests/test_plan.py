@@ -10,6 +10,10 @@ from outcomes import Cohort
 from outcomes.config import DEFAULT_INSTRUMENTS, Options, ResponderRule
 from outcomes.io.errors import EXIT_USAGE, UsageError
 from outcomes.plan import (
+    Estimand,
+    MMRMOptions,
+    MixedModelOptions,
+    Sensitivity,
     DEFAULT_PLAN_TOML,
     AnalysisPlan,
     ResponderDefinition,
@@ -82,13 +86,40 @@ def test_plan_defaults_are_the_options_defaults():
 def test_field_names_are_fixed():
     assert [f.name for f in dataclasses.fields(AnalysisPlan)] == [
         "outcome", "outcomes", "visits", "visit_window_days", "endpoint_week", "reference", "covariates",
-        "responders"]
+        "responders", "primary", "multiplicity", "mixed_model", "mmrm", "sensitivity", "estimand"]
     assert [f.name for f in dataclasses.fields(ResponderDefinition)] == [
-        "name", "outcome", "change_at_most", "pct_change_at_most", "endpoint_at_most", "combine", "missing"]
+        "name", "outcome", "change_at_most", "pct_change_at_most", "endpoint_at_most", "combine", "missing",
+        "endpoint_at_least", "improved_by_at_least", "improved_pct_at_least"]
 
 
-def test_default_toml_loads_to_default_plan(tmp_path):
-    assert load_plan(_write(tmp_path, DEFAULT_PLAN_TOML)) == default_plan()
+def test_default_toml_loads_to_default_plan_with_an_explicit_reference(tmp_path):
+    # plan --write names the reference, so a first plan compares in the demo's direction
+    assert load_plan(_write(tmp_path, DEFAULT_PLAN_TOML)) == dataclasses.replace(default_plan(), reference="weekly")
+    assert '\nreference = "weekly"' in DEFAULT_PLAN_TOML
+
+
+def test_design_tables_round_trip_and_are_checked(tmp_path):
+    plan = AnalysisPlan(primary="mmrm", multiplicity="bonferroni",
+                        mixed_model=MixedModelOptions(random="intercept", baseline="covariate", time="visit"),
+                        mmrm=MMRMOptions(covariance="ar1"), sensitivity=Sensitivity(imputations=20, tipping_point=[2, 0]),
+                        estimand=Estimand(population="adults", summary="difference in means"))
+    assert load_plan(_write(tmp_path, plan.to_toml())) == plan
+    assert plan.sensitivity.tipping_point == (0.0, 2.0) and plan.to_dict()["mmrm"] == {"covariance": "ar1"}
+    message = _error(tmp_path, 'primary = "mmr"\n[mmrm]\ncovarience = "ar1"\n[sensitivity]\nimputations = -1\n')
+    assert 'primary = "mmr" is not allowed' in message
+    assert 'unknown key "covarience" → did you mean "covariance"?' in message and "[mmrm]" in message
+    assert "imputations must be a whole number" in message
+    assert '[mixed_model]: random = "slope" is not allowed' in _error(tmp_path, '[mixed_model]\nrandom = "slope"\n')
+    assert "tipping_point needs imputations > 0" in _error(tmp_path, "[sensitivity]\nimputations = 0\n")
+    assert "must be written as a [estimand] table" in _error(tmp_path, 'estimand = "x"\n')
+
+
+def test_direction_aware_rules_and_their_words():
+    rd = ResponderDefinition("better", "slr_deg", improved_by_at_least=10, endpoint_at_least=70, combine="any")
+    assert rd.text("Straight-leg raise", higher_is_better=True) == (
+        "Straight-leg raise ended at ≥ 70 or rose by ≥ 10 points")
+    with pytest.raises(UsageError, match="must be > 0"):
+        ResponderDefinition("x", "leg_pain", improved_by_at_least=-2)
 
 
 def test_default_toml_comments_every_field_and_shows_a_second_definition(tmp_path):
@@ -139,7 +170,9 @@ def test_sha256_and_to_dict():
     assert d["visits"] == [0, 3, 6, 26] and d["covariates"] == ["age_years", "sex"] and d["reference"] == "weekly"
     assert d["responders"][1] == {"name": "pain_free", "outcome": "leg_pain", "change_at_most": None,
                                   "pct_change_at_most": None, "endpoint_at_most": 1, "combine": "all",
-                                  "missing": "exclude"}
+                                  "missing": "exclude", "endpoint_at_least": None, "improved_by_at_least": None,
+                                  "improved_pct_at_least": None}
+    assert d["primary"] == "ancova" and d["sensitivity"] == {"imputations": 50, "tipping_point": [0, 1, 2, 3]}
 
 
 def test_options_takes_visits_window_and_endpoint():
@@ -277,8 +310,8 @@ def test_write_into_a_missing_folder(tmp_path):
 # --- the plan against the data --------------------------------------------------------
 
 def test_default_plan_fits_simulated_data(cohort):
-    remarks = check_plan_against(default_plan(), cohort)
-    assert remarks == ["No reference arm in the plan: first in sorted order: guided."]
+    # the reference taken by default is said once, by the comparison (not here as well)
+    assert check_plan_against(default_plan(), cohort) == []
 
 
 def test_reference_and_covariates_that_fit(cohort):

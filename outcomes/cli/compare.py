@@ -34,7 +34,8 @@ def add_parser(sub: Any, *, epilog: str) -> None:
     p.add_argument("--reference", metavar="SCHEDULE",
                    help="reference schedule (default: the first in sorted order)")
     p.add_argument("--pairwise", action="store_true",
-                   help="also compare every pair of arms (ANCOVA at the endpoint; not adjusted for multiplicity)")
+                   help="also compare every pair of arms (ANCOVA at the endpoint; p-values adjusted by the plan's "
+                        "multiplicity, Holm by default)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: print one JSON document on stdout")
     add_force_option(p)
@@ -68,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
         written = write_comparison(comparison, oset.staging)
         written.update(write_compare_report(comparison, cohort, oset.staging))
     status = dataset.exit_code
-    if not comparison.models:
+    for failure in comparison.failures:
+        print(f"outcomes compare: {failure} The rest of the comparison was written to {args.out}.", file=sys.stderr)
+        status = EXIT_DATA_PROBLEMS
+    if not comparison.models and not comparison.failures:
         base = f"{comparison.outcome}_baseline"
         why = (f"no patient has a baseline {comparison.outcome} (an assessment on or before enrolment + "
                f"{cohort.options.baseline_window_days} days)" if base in cohort.patient_summary.columns

@@ -1,23 +1,29 @@
-"""The schedule comparison: every model of DESIGN.md §5 run on one cohort, and written out.
+"""The schedule comparison: the analysis plan executed on one cohort, and written out.
 
-:func:`compare_schedules` runs, for one outcome and endpoint:
+:func:`compare_schedules` runs what the plan (:class:`outcomes.plan.AnalysisPlan`; the
+default plan when none is given) pre-specifies, for its outcome, endpoint, reference,
+covariates and responder definitions, which reach every model and table:
 
-* the trajectory mixed model of week × schedule, its estimated marginal means
-  and the schedule contrast at the endpoint week; and, with a session log,
-  the DESIGN.md §5 model that adds adherence (between and lagged within
-  patients) and level — reported as associations, because both follow the
-  schedule assigned and adjusting the schedule effect for them would bias it;
-* ANCOVA on the endpoint adjusted for baseline; the responder odds ratio
-  and responder rates with both denominators;
-* time to first response (Kaplan–Meier per schedule, Cox hazard ratio);
+* the primary analysis (``primary``: ANCOVA, MMRM, linear mixed model or regression)
+  and every supportive one, summarised at the endpoint in one ``estimates`` table with
+  p-values adjusted for multiplicity when several arms are compared;
+* the MMRM (visit as a factor, the plan's ``[mmrm]`` covariance, REML);
+* the trajectory mixed model of week × schedule (``[mixed_model]``), its estimated
+  marginal means and the contrast at the endpoint; and, with a session log, the
+  model that adds adherence and level, reported as associations;
+* ANCOVA at the endpoint; the responder odds ratio and the time to first response
+  (Kaplan–Meier, Cox) by the plan's first responder definition of the primary outcome,
+  adjusted for the plan's covariates; the responder table of every definition;
+* multiple imputation and the tipping point (``[sensitivity]``);
 * the flare rate ratio per session exposure (sessions export only);
-* adherence, highest level, dropout and flags by schedule;
+* adherence, highest level, dropout and flags by schedule; descriptives, flow,
+  effect sizes; every pair of arms with ``pairwise``.
 
-and collects what could not be fitted as remarks rather than failing: a
-dataset without sessions still gets every model that does not need them.
-:func:`write_comparison` writes the tables, the exact frames each model was
-fitted on and ``models.json`` (formula, groups, random effects, method, sizes,
-convergence) so anyone can refit the models elsewhere.
+What cannot be fitted becomes a remark; with a plan given, a pre-specified analysis
+that cannot run (the primary analysis, the responder definitions, the sensitivity
+analyses) is listed in :attr:`Comparison.failures` (``compare`` exits 1).
+:func:`write_comparison` writes the tables, the frames each model was fitted on and
+``models.json`` so anyone can refit the models elsewhere.
 """
 
 from __future__ import annotations
@@ -32,15 +38,21 @@ import numpy as np
 import pandas as pd
 
 from ..cohort import Cohort
+from ..errors import UsageError
 from ..io.writers import atomic_write_text, frame_to_csv_text, output_path, prepare_out_dir
-from .comparison import (ancova, assumptions_text, by_schedule, flare_rates, responder_odds, responder_rates,
-                         time_to_response)
-from .results import TABLE_COLUMNS, ModelResult
 from ..plan import AnalysisPlan
-from .trajectory import fit_trajectory, marginal_means, schedule_contrast
+from .comparison import (ancova, assumptions_text, by_schedule, endpoint_regression, flare_rates,
+                         reference_remark, resolve_reference, responder_odds, time_to_response)
+from .comparison.analyses import answer, endpoint_estimates, plan_mmrm, plan_sensitivity, visit_frame
+from .multiplicity import adjust_frame
+from .results import TABLE_COLUMNS, ModelResult
+from .trajectory import fit_trajectory, marginal_means, schedule_contrast, trajectory_data
 from .trial import descriptives, flow, hedges_g, responder_table, trial_mixed_model
 
 __all__ = ["Comparison", "compare_schedules", "write_comparison"]
+
+#: Columns of ``models.csv``: every model's coefficients; ``time`` and ``df`` are the MMRM's.
+MODEL_COLUMNS = ["table", "model", "outcome", *TABLE_COLUMNS, "time", "df"]
 
 
 @dataclass(frozen=True)
@@ -60,10 +72,22 @@ class Comparison:
     assumptions: tuple[str, ...]
     remarks: tuple[str, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
-    #: Trial tables (issue 7), each with a ``table`` column: descriptives, responders, flow, effect_size.
+    #: Tables, each row with a ``table`` column: descriptives, responders, flow, effect_size,
+    #: estimates, pairwise, sensitivity.
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: The analysis plan used, defaults filled in.
     plan: AnalysisPlan | None = None
+    #: Whether the user (or the plan) gave the reference arm.
+    reference_given: bool = False
+    #: The MMRM (:class:`outcomes.models.mmrm.MMRMResult`), when it could be fitted.
+    mmrm: Any = None
+    #: Multiple imputation and tipping point results, when run.
+    imputation: Any = None
+    tipping: Any = None
+    #: The brief: the primary estimate in plain words, then supportive analyses that disagree.
+    headline: tuple[str, ...] = ()
+    #: Pre-specified analyses that could not run: one sentence each (``compare`` exits 1).
+    failures: tuple[str, ...] = ()
 
     def model(self, name: str) -> ModelResult:
         for m in self.models:
@@ -72,13 +96,17 @@ class Comparison:
         raise KeyError(f"no model {name!r}; fitted: {', '.join(m.name for m in self.models)}")
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every model's table as rows ``{"table": "models", "model", "outcome", "term", "estimate", ...}``."""
+        """Every model's table as rows ``{"table": "models", "model", "outcome", "term", "estimate", ...}``;
+        the MMRM's rows also carry ``time`` and ``df``."""
         out = []
         for m in self.models:
             outcome = m.meta.get("outcome", self.outcome)
             for rec in m.to_frame().to_dict("records"):
                 out.append({"table": "models", "model": m.name, "outcome": outcome,
                             **{k: _json_number(rec[k]) if k != "term" else rec[k] for k in TABLE_COLUMNS}})
+        if self.mmrm is not None:
+            for rec in self.mmrm.to_frame().to_dict("records"):
+                out.append({k: _json_number(v) for k, v in rec.items()})
         return out
 
     def table_rows(self) -> list[dict[str, Any]]:
@@ -92,9 +120,12 @@ class Comparison:
         """The ``outcomes compare --format json`` document (strict JSON: no NaN or Infinity)."""
         return _strict({
             "outcome": self.outcome, "endpoint_week": self.endpoint_week, "reference": self.reference,
-            "schedules": list(self.schedules), "rows": self.table_rows(),
+            "reference_given": self.reference_given,
+            "schedules": list(self.schedules), "headline": list(self.headline), "failures": list(self.failures),
+            "rows": self.table_rows(),
             "plan": None if self.plan is None else self.plan.to_dict(),
-            "models": [m.describe() for m in self.models],
+            "models": [m.describe() for m in self.models] + ([self.mmrm.describe()] if self.mmrm is not None
+                                                             else []),
             "marginal_means": _records(self.marginal_means), "contrasts": _records(self.contrasts),
             "responder_rates": _records(self.responder_rates), "by_schedule": _records(self.by_schedule),
             "assumptions": list(self.assumptions), "remarks": list(self.remarks),
@@ -104,12 +135,22 @@ class Comparison:
     def summary(self) -> str:
         lines = [f"Schedule comparison: {self.outcome}, endpoint week {self.endpoint_week:g}, "
                  f"reference {self.reference!r}; schedules {', '.join(self.schedules)}"]
+        lines += [f"  {h}" for h in self.headline]
+        est = self.tables.get("estimates")
+        if est is not None and not est.empty:
+            for r in est.itertuples(index=False):
+                lines.append(f"  {r.analysis:<22} {r.schedule} vs {r.reference} at week {r.week:g}: "
+                             f"{r.estimate:8.3f}  [{r.ci_lower:.3f}, {r.ci_upper:.3f}]  p={r.p_value:.3g}"
+                             + ("  (primary)" if r.primary else ""))
         for m in self.models:
+            if m.scale == "points":
+                continue
             t = m.to_frame()
             key = t[t["term"].str.contains("schedule", regex=False)]
             for r in key.itertuples(index=False):
                 lines.append(f"  {m.name:<34} {r.term:<26} {r.estimate:8.3f}  "
                              f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]  p={r.p_value:.3g}  ({m.scale})")
+        lines += [f"Not run: {f}" for f in self.failures]
         lines += [f"Note: {r}" for r in self.remarks]
         return "\n".join(lines)
 
@@ -128,6 +169,8 @@ def _json_number(x: Any) -> Any:
         return None if not np.isfinite(x) else float(x)
     if isinstance(x, (np.integer,)):
         return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
     return x
 
 
@@ -142,14 +185,20 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             for r in out.astype(object).where(out.notna(), None).to_dict("records")]
 
 
-def _attempt(remarks: list[str], what: str, fit: Callable[[], Any]) -> Any:
+def _attempt(remarks: list[str], what: str, fit: Callable[[], Any], failures: list[str] | None = None) -> Any:
     """Run one analysis; "cannot be fitted on these data" (not enough data, no sessions, every
-    optimiser failing on a singular design) becomes a remark instead of stopping the comparison."""
+    optimiser failing on a singular design) becomes a remark instead of stopping the comparison,
+    or, for a pre-specified analysis (``failures`` given), a sentence in ``failures``."""
     t0 = time.perf_counter()
     try:
         res = fit()
-    except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:  # not enough data, every optimiser failed
-        remarks.append(f"{what} not reported: {exc}")
+    except (ValueError, RuntimeError, np.linalg.LinAlgError, UsageError) as exc:
+        # not enough data, every optimiser failed; the MMRM and imputation engines say so as a UsageError
+        why = str(exc).rstrip(".")
+        if failures is not None:
+            failures.append(f"The pre-specified {what} could not be run: {why}.")
+        else:
+            remarks.append(f"{what} not reported: {why}.")
         return None
     return _with_seconds(res, time.perf_counter() - t0)
 
@@ -163,10 +212,18 @@ def _with_seconds(res: Any, seconds: float) -> Any:
     return res
 
 
+def _higher_is_better(cohort: Cohort, outcome: str) -> bool:
+    reg = getattr(cohort, "outcomes", None)
+    if reg is not None and outcome in reg:
+        return bool(reg.higher_is_better(outcome))
+    spec = cohort.options.instruments.get(outcome)
+    return bool(spec is not None and not spec.higher_is_worse)
+
+
 def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float | None = None,
                       reference: str | None = None, covariates: tuple[str, ...] = (),
                       plan: AnalysisPlan | None = None, pairwise: bool = False) -> Comparison:
-    """Run every comparison model on ``cohort``.
+    """Run the analysis plan on ``cohort``.
 
     Parameters
     ----------
@@ -176,70 +233,115 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     endpoint_week : float, optional
         Default ``cohort.options.endpoint_week`` (6).
     reference : str, optional
-        Reference schedule; default the first in sorted order (said in the remarks).
+        Reference schedule; default the first in sorted order (said once in the remarks).
     covariates : tuple of str
-        Baseline covariates added to the trajectory model and the ANCOVA.
+        Baseline covariates, in every model.
     plan : AnalysisPlan, optional
-        When given, its outcome, endpoint, reference, covariates, visits and
-        responder definitions are used (and the other arguments are ignored).
-        Without one, the default plan with the arguments above.
+        When given, its outcome, endpoint, reference, covariates, visits, responder
+        definitions, primary analysis, multiplicity, mixed-model, MMRM and sensitivity
+        options are used (and the other arguments are ignored). Without one, the
+        default plan with the arguments above.
     pairwise : bool
-        Also compare every pair of arms (ANCOVA at the endpoint, each arm in
-        turn as the reference): the ``pairwise`` table. Not adjusted for
-        multiple comparisons (said in the remarks).
+        Also compare every pair of arms (ANCOVA at the endpoint, each arm in turn as
+        the reference): the ``pairwise`` table, p-values adjusted by the plan's
+        ``multiplicity``.
 
     Returns
     -------
     Comparison
-        Models that could not be fitted are absent and explained in ``remarks``.
+        Models that could not be fitted are absent and explained in ``remarks``;
+        pre-specified analyses that could not run are in ``failures``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two schedules, or a reference that is not one of them.
     """
-    if plan is not None:
-        outcome, endpoint_week, reference, covariates = (plan.outcome, plan.endpoint_week, plan.reference,
-                                                         plan.covariates)
-    week = float(cohort.options.endpoint_week if endpoint_week is None else endpoint_week)
-    schedules = tuple(sorted(cohort.patients["schedule"].dropna().unique()))
+    given_plan = plan is not None
+    if plan is None:
+        week0 = float(cohort.options.endpoint_week if endpoint_week is None else endpoint_week)
+        plan = _plan_for(cohort, outcome=outcome, week=week0, reference=reference, covariates=tuple(covariates))
+    outcome, week, cov = plan.outcome, float(plan.endpoint_week), tuple(plan.covariates)
+    schedules = tuple(sorted(str(s) for s in cohort.patients["schedule"].dropna().unique()))
     if len(schedules) < 2:
         raise ValueError(f"schedule comparison needs at least two schedules; the data have "
                          f"{len(schedules)} ({', '.join(schedules) or 'none'})")
-    if reference is not None and reference not in schedules:
-        raise ValueError(f"reference schedule {reference!r} is not in the data; choose one of: "
+    if plan.reference is not None and plan.reference not in schedules:
+        raise ValueError(f"reference schedule {plan.reference!r} is not in the data; choose one of: "
                          f"{', '.join(schedules)}")
-    remarks: list[str] = list(cohort.remarks)
+    reference_arm = resolve_reference(schedules, plan.reference)
+    ref = reference_arm.name
+    remarks: list[str] = [reference_remark(reference_arm), *cohort.remarks]
+    failures: list[str] = []
+    prespecified = failures if given_plan else None
+    window = plan.visit_window_days
     models: list[ModelResult] = []
-    ref = reference or schedules[0]
-    cov = tuple(covariates)
 
-    used_plan = plan or _plan_for(cohort, outcome=outcome, week=week, reference=ref, covariates=cov)
     # The schedule effect comes from a model without adherence and level: both happen after the
     # schedule is assigned and lie on the path from schedule to pain (in a symptom-guided schedule
     # level even follows pain), so adjusting for them would bias the comparison. The DESIGN §5
     # model with them answers the other question (do adherence and level go with pain?).
-    tasks = [("Trajectory mixed model", "primary", outcome)]
+    lmm_primary = plan.primary == "lmm"
+    lmm_primary = lmm_primary and given_plan
+    traj = _plan_mixed_model(cohort, plan, ref, remarks, failures if lmm_primary else None)
+    tasks = [] if traj is not None or _custom_mixed(plan) else [("Trajectory mixed model", "primary", outcome)]
     if cohort.sessions is not None:
         tasks.append(("Trajectory model with adherence and level", "adjusted", outcome))
-    tasks += [(f"Mixed model of {o}", "secondary", o) for o in used_plan.outcomes if o != outcome]
+    tasks += [(f"Mixed model of {o}", "secondary", o) for o in plan.outcomes if o != outcome]
     fitted = _fit_mixed_models(cohort, tasks, reference=ref, covariates=cov, remarks=remarks)
+    traj = traj if traj is not None else fitted.get("primary")
+    if lmm_primary and traj is None and not any("linear mixed model" in f for f in failures):
+        failures.append("The pre-specified primary analysis (the linear mixed model of time × arm) could not be "
+                        "run: see the remarks for the reason.")
     mm = contrasts = pd.DataFrame()
-    traj = fitted.get("primary")
     if traj is not None:
         models.append(traj)
-        weeks = tuple(sorted(set(cohort.options.visits) | {week}))
+        weeks = tuple(sorted(set(plan.visits) | {week}))
         mm = marginal_means(traj, weeks=weeks)
         contrasts = schedule_contrast(traj, week=week)
     if fitted.get("adjusted") is not None:
         models.append(fitted["adjusted"])
-    for what, fit in (
-        ("ANCOVA", lambda: ancova(cohort, outcome=outcome, endpoint_week=week, reference=ref, covariates=cov)),
-        ("Responder odds ratio", lambda: responder_odds(cohort, outcome=outcome, endpoint_week=week,
-                                                        reference=ref)),
-    ):
-        res = _attempt(remarks, what, fit)
+
+    def primary_failures(name: str) -> list[str] | None:
+        return failures if given_plan and plan.primary == name else None
+
+    ancova_res = _attempt(remarks, "primary analysis (ANCOVA at the endpoint)" if primary_failures("ancova")
+                          is not None else "ANCOVA", lambda: ancova(cohort, outcome=outcome, endpoint_week=week,
+                                                        window_days=window, reference=ref, covariates=cov),
+                          primary_failures("ancova"))
+    if ancova_res is not None:
+        models.append(ancova_res)
+    regression = None
+    if plan.primary == "regression":
+        regression = _attempt(remarks, "primary analysis (regression of the endpoint on arm)", lambda:
+                              endpoint_regression(cohort, outcome=outcome, endpoint_week=week, window_days=window,
+                                                  reference=ref, covariates=cov), prespecified)
+        if regression is not None:
+            models.append(regression)
+
+    frame = _attempt(remarks, "The visit-by-visit data", lambda: visit_frame(
+        cohort, outcome=outcome, visits=plan.visits, window_days=window, covariates=cov))
+    mmrm = None
+    if frame is not None:
+        mmrm = _attempt(remarks, "primary analysis (MMRM)" if primary_failures("mmrm") is not None else "MMRM",
+                        lambda: plan_mmrm(frame, outcome=outcome, reference=ref, covariates=cov,
+                                          covariance=plan.mmrm.covariance), primary_failures("mmrm"))
+    elif plan.primary == "mmrm" and given_plan:
+        failures.append("The pre-specified primary analysis (MMRM) could not be run: the visit-by-visit data "
+                        "could not be built (see the remarks).")
+
+    definition = plan.primary_responder
+    if definition is not None:
+        res = _attempt(remarks, f"Responder odds ratio ({definition.name})", lambda: responder_odds(
+            cohort, definition=definition, endpoint_week=week, window_days=window, reference=ref, covariates=cov))
         if res is not None:
             models.append(res)
-    rates = _attempt(remarks, "Responder rates", lambda: responder_rates(
-        cohort, outcome=outcome, endpoint_week=week, reference=ref))
-    surv = _attempt(remarks, "Time to first response", lambda: time_to_response(
-        cohort, outcome=outcome, reference=ref))
+        surv = _attempt(remarks, f"Time to first response ({definition.name})", lambda: time_to_response(
+            cohort, definition=definition, reference=ref, covariates=cov))
+    else:
+        surv = None
+        remarks.append(f"The plan has no responder definition for {outcome}: no responder odds ratio or time to "
+                       "first response.")
     km = pd.DataFrame()
     if surv is not None:
         km, cox = surv
@@ -248,50 +350,134 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         flares = _attempt(remarks, "Flare rate ratio", lambda: flare_rates(cohort, reference=ref))
         if flares is not None:
             models.append(flares)
-    tables = _trial_tables(cohort, used_plan, ref, remarks)
+    tables = _trial_tables(cohort, plan, ref, remarks, prespecified)
+
+    imputation = tipping = None
+    sens = plan.sensitivity
+    if sens.imputations and frame is not None:
+        out = _attempt(remarks, "missing-data sensitivity analysis ([sensitivity])", lambda: plan_sensitivity(
+            frame, outcome=outcome, reference=ref, endpoint=week, higher_is_better=_higher_is_better(cohort, outcome),
+            covariates=cov, imputations=sens.imputations, deltas=sens.tipping_point), prespecified)
+        if out is not None:
+            imputation, tipping = out
+            rows = [imputation.to_frame()] + ([tipping.to_frame()[tipping.to_frame()["delta"] > 0]]
+                                              if tipping is not None else [])
+            tables["sensitivity"] = pd.concat(rows, ignore_index=True)
+            remarks += list(imputation.remarks)
+            if tipping is not None:
+                remarks += list(tipping.tipping["sentence"])
+
+    estimates = endpoint_estimates(primary=plan.primary, outcome=outcome, reference=ref, week=week,
+                                   arms=schedules, ancova=ancova_res, regression=regression, mmrm=mmrm,
+                                   lmm_contrasts=contrasts, lmm=traj, imputation=imputation,
+                                   multiplicity=plan.multiplicity)
+    if not estimates.empty:
+        tables["estimates"] = estimates
+    label = cohort.outcomes.label(outcome) if outcome in getattr(cohort, "outcomes", ()) else outcome
+    headline = answer(estimates, label=label, unit="points",
+                      higher_is_better=_higher_is_better(cohort, outcome), week=week)
+
     if pairwise and len(schedules) > 2:
-        pairs = _pairwise(cohort, schedules, outcome=outcome, week=week, covariates=cov, remarks=remarks)
+        pairs = _pairwise(cohort, schedules, outcome=outcome, week=week, window=window, covariates=cov,
+                          remarks=remarks, method=plan.multiplicity)
         if not pairs.empty:
             tables["pairwise"] = pairs
-    for extra in [o for o in used_plan.outcomes if o != outcome]:
+    for extra in [o for o in plan.outcomes if o != outcome]:
         res = _attempt(remarks, f"ANCOVA of {extra}", lambda o=extra: ancova(
-            cohort, outcome=o, endpoint_week=week, reference=ref, covariates=cov))
+            cohort, outcome=o, endpoint_week=week, window_days=window, reference=ref, covariates=cov))
         if res is not None:
             models.append(res)
         if fitted.get(f"secondary:{extra}") is not None:
             models.append(fitted[f"secondary:{extra}"])
     for m in models:
-        remarks += [f"{m.name}: {r}" for r in m.remarks]
+        remarks += [f"{m.name}: {r}" for r in m.remarks if not r.startswith("Reference schedule:")]
+    if mmrm is not None:
+        remarks += [f"mmrm: {r}".replace(" value of y ", f" value of {outcome} ") for r in mmrm.remarks]
     return Comparison(
         outcome=outcome, endpoint_week=week, reference=ref, schedules=schedules, models=tuple(models),
-        marginal_means=mm, contrasts=contrasts,
-        responder_rates=rates if rates is not None else pd.DataFrame(), km=km,
+        marginal_means=mm, contrasts=contrasts, responder_rates=pd.DataFrame(), km=km,
         by_schedule=by_schedule(cohort), assumptions=tuple(assumptions_text(cohort)),
         remarks=tuple(dict.fromkeys(remarks)), provenance=dict(cohort.provenance), tables=tables,
-        plan=used_plan,
+        plan=plan, reference_given=reference_arm.given, mmrm=mmrm, imputation=imputation, tipping=tipping,
+        headline=tuple(headline), failures=tuple(dict.fromkeys(failures)),
     )
 
 
-def _pairwise(cohort: Cohort, schedules: tuple[str, ...], *, outcome: str, week: float,
-              covariates: tuple[str, ...], remarks: list[str]) -> pd.DataFrame:
-    """Every pair of arms: the ANCOVA difference at the endpoint, refitted with each arm as reference."""
+def _custom_mixed(plan: AnalysisPlan) -> bool:
+    """Whether ``[mixed_model]`` asks for something other than the default trajectory model."""
+    mm = plan.mixed_model
+    return mm.random != "intercept_slope" or mm.baseline != "response" or mm.time != "linear"
+
+
+def _plan_mixed_model(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: list[str],
+                      failures: list[str] | None) -> ModelResult | None:
+    """The linear mixed model as ``[mixed_model]`` asks, when that is not the default model (else None).
+
+    ``random = "intercept"``: a random intercept only; ``baseline = "covariate"``: the
+    assessments after the baseline period are the response and the baseline value a
+    covariate (the textbook model); ``time = "visit"`` is the MMRM's design (visit as a
+    factor), so the mixed model keeps linear time and a remark says so.
+    """
+    if not _custom_mixed(plan):
+        return None
+    mm, outcome, cov = plan.mixed_model, plan.outcome, tuple(plan.covariates)
+    if mm.time == "visit":
+        remarks.append("[mixed_model] time = \"visit\": time as a factor of visits is the MMRM's design, "
+                       "reported as the MMRM; the linear mixed model keeps a straight line in weeks.")
+    random = "intercept" if mm.random == "intercept" else "slope"
+
+    def fit() -> ModelResult:
+        data = trajectory_data(cohort, outcome=outcome, covariates=cov)
+        covariates = cov
+        if mm.baseline == "covariate":
+            frame = _attempt_base(cohort, outcome, plan)
+            data = data.merge(frame, on="patient_id", how="inner")
+            data = data[data["week"] * 7 > cohort.options.baseline_window_days].reset_index(drop=True)
+            covariates = ("baseline", *cov)
+        res = fit_trajectory(data, outcome=outcome, random=random, covariates=covariates, reference=reference,
+                             adjust_for=())
+        what = ("post-baseline assessments as the response, baseline as a covariate"
+                if mm.baseline == "covariate" else "every assessment as the response")
+        return replace(res, description=res.description + f" [mixed_model]: random {mm.random.replace('_', ' and ')}"
+                       f", {what}.", meta={**res.meta, "outcome": outcome, "mixed_model": {
+                           "random": mm.random, "baseline": mm.baseline, "time": mm.time}})
+
+    what = "primary analysis (the linear mixed model of time × arm)" if failures is not None else \
+        "Trajectory mixed model ([mixed_model])"
+    return _attempt(remarks, what, fit, failures)
+
+
+def _attempt_base(cohort: Cohort, outcome: str, plan: AnalysisPlan) -> pd.DataFrame:
+    from .comparison._common import _baseline_endpoint
+
+    base = _baseline_endpoint(cohort, outcome, float(plan.endpoint_week), plan.visit_window_days)
+    return base.loc[base["baseline"].notna(), ["patient_id", "baseline"]]
+
+
+def _pairwise(cohort: Cohort, schedules: tuple[str, ...], *, outcome: str, week: float, window: int,
+              covariates: tuple[str, ...], remarks: list[str], method: str = "holm") -> pd.DataFrame:
+    """Every pair of arms: the ANCOVA difference at the endpoint, refitted with each arm as reference;
+    p-values adjusted over the family of pairs (``p_adjusted``, ``method``)."""
     rows = []
     for i, ref in enumerate(schedules[:-1]):
         res = _attempt(remarks, f"Pairwise ANCOVA against {ref}", lambda r=ref: ancova(
-            cohort, outcome=outcome, endpoint_week=week, reference=r, covariates=covariates))
+            cohort, outcome=outcome, endpoint_week=week, window_days=window, reference=r, covariates=covariates))
         if res is None:
             continue
         t = res.to_frame().set_index("term")
         for other in schedules[i + 1:]:
             term = f"schedule[T.{other}]"
             if term in t.index:
-                rows.append({"table": "pairwise", "outcome": outcome, "schedule": other, "reference": ref,
-                             "week": week, **t.loc[term, ["estimate", "std_error", "ci_lower", "ci_upper",
-                                                            "p_value"]].to_dict()})
-    if rows:
-        remarks.append(f"Pairwise comparisons ({len(rows)}) are ANCOVA differences at week {week:g}, each arm in "
-                       "turn as the reference; they are not adjusted for multiple comparisons.")
-    return pd.DataFrame(rows)
+                rows.append({"table": "pairwise", "outcome": outcome, "term": f"{other} vs {ref}",
+                             "schedule": other, "reference": ref, "week": week,
+                             **t.loc[term, ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]].to_dict()})
+    if not rows:
+        return pd.DataFrame()
+    out = adjust_frame(pd.DataFrame(rows), method=method if len(rows) > 1 else "none", by="outcome")
+    remarks.append(f"Pairwise comparisons ({len(rows)}) are ANCOVA differences at week {week:g}, each arm in turn "
+                   f"as the reference; p-values are adjusted over the {len(rows)} pairs "
+                   f"({'Holm' if method == 'holm' else method}).")
+    return out
 
 
 def _fit_one(cohort: Cohort, kind: str, outcome: str, reference: str, covariates: tuple[str, ...]) -> ModelResult:
@@ -341,7 +527,8 @@ def _plan_for(cohort: Cohort, *, outcome: str, week: float, reference: str | Non
                         endpoint_week=week, reference=reference, covariates=covariates)
 
 
-def _trial_tables(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: list[str]) -> dict[str, pd.DataFrame]:
+def _trial_tables(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: list[str],
+                  failures: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Descriptives, responders, flow and effect sizes (each row carries its ``table``)."""
     out: dict[str, pd.DataFrame] = {}
     present = [o for o in plan.all_outcomes if o in cohort.assessments.columns]
@@ -357,9 +544,12 @@ def _trial_tables(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: l
                                          ignore_index=True),
     }
     for name, make in steps.items():
-        frame = _attempt(remarks, f"The {name.replace('_', ' ')} table", make)
+        if name == "responders" and not plan.responders:
+            continue
+        what = "responder table ([[responders]])" if name == "responders" else f"The {name.replace('_', ' ')} table"
+        frame = _attempt(remarks, what, make, failures if name == "responders" else None)
         if frame is not None:
-            remarks += list(frame.attrs.get("remarks", []))
+            remarks += [r for r in frame.attrs.get("remarks", []) if not r.startswith("Reference schedule:")]
             out[name] = frame
     return out
 
@@ -379,7 +569,7 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
         atomic_write_text(p, frame_to_csv_text(frame))
         written[name] = str(p)
 
-    put("models.csv", pd.DataFrame(comparison.rows(), columns=["table", "model", "outcome", *TABLE_COLUMNS]))
+    put("models.csv", pd.DataFrame(comparison.rows(), columns=MODEL_COLUMNS))
     for name, frame in comparison.tables.items():
         put(f"{name}.csv", frame)
     if comparison.plan is not None:
@@ -399,9 +589,19 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
             put(fname, m.data)
             info["data_file"] = fname
         described.append(info)
+    if comparison.mmrm is not None:
+        info = comparison.mmrm.describe()
+        if comparison.mmrm.data is not None:
+            put("analysis_data_mmrm.csv", comparison.mmrm.data)
+            info["data_file"] = "analysis_data_mmrm.csv"
+        described.append(info)
+    for extra in (comparison.imputation, comparison.tipping):
+        if extra is not None:
+            described.append(extra.describe())
     doc = {"outcome": comparison.outcome, "endpoint_week": comparison.endpoint_week,
            "reference": comparison.reference, "schedules": list(comparison.schedules), "models": described,
            "assumptions": list(comparison.assumptions), "remarks": list(comparison.remarks),
+           "headline": list(comparison.headline), "failures": list(comparison.failures),
            "plan_sha256": None if comparison.plan is None else comparison.plan.sha256(),
            "provenance": comparison.provenance}
     p = output_path(out, "models.json")

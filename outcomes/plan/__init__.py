@@ -1,8 +1,9 @@
 """The analysis plan: what ``outcomes compare`` executes, as a commented TOML file.
 
 A plan names the primary and secondary outcomes, the planned visits and their
-window, the endpoint, the reference arm, the baseline covariates and the
-responder definitions. Its field names are a stable contract that other tools
+window, the endpoint, the reference arm, the baseline covariates, the responder
+definitions, the primary analysis, the multiplicity adjustment, the mixed-model
+and MMRM options, the missing-data sensitivity analyses and the estimand. Its field names are a stable contract that other tools
 read. :func:`default_plan` is the plan used when none is given (the defaults of
 :class:`outcomes.config.Options`); :data:`DEFAULT_PLAN_TOML` is what ``outcomes
 plan --write FILE`` writes.
@@ -24,13 +25,17 @@ from __future__ import annotations
 from ._fields import KNOWN_OUTCOMES
 from .against import check_plan_against
 from .plan_file import DEFAULT_PLAN_TOML, load_plan, write_default_plan, write_plan
-from .spec import AnalysisPlan, ResponderDefinition, default_plan
+from .spec import AnalysisPlan, Estimand, MixedModelOptions, MMRMOptions, ResponderDefinition, Sensitivity, default_plan
 
 __all__ = [
     "DEFAULT_PLAN_TOML",
     "KNOWN_OUTCOMES",
     "AnalysisPlan",
+    "Estimand",
+    "MMRMOptions",
+    "MixedModelOptions",
     "ResponderDefinition",
+    "Sensitivity",
     "check_plan_against",
     "default_plan",
     "load_plan",

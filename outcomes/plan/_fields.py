@@ -21,6 +21,14 @@ KNOWN_OUTCOMES: tuple[str, ...] = ("leg_pain", "back_pain", "odi", "rmdq", "numb
 
 _COMBINE = ("all", "any")
 _MISSING = ("nonresponder", "exclude")
+#: Analyses the brief can lead with (DESIGN §5): ANCOVA at the endpoint, the MMRM, the linear mixed
+#: model of time × arm, or the endpoint regressed on arm and covariates (no baseline).
+PRIMARY = ("ancova", "mmrm", "lmm", "regression")
+MULTIPLICITY = ("holm", "bonferroni", "none")
+RANDOM = ("intercept_slope", "intercept")
+BASELINE = ("response", "covariate")
+TIME = ("linear", "visit")
+COVARIANCE = ("unstructured", "compound_symmetry", "ar1")
 #: Columns that cannot be covariates: the arm is always in the model, the id is not a covariate.
 _NOT_COVARIATES = ("schedule", "patient_id")
 
@@ -134,3 +142,26 @@ def _suggest(key: str, allowed: tuple[str, ...] | list[str]) -> str:
     if not close and len(key) >= 3:
         close = [a for a in allowed if a.startswith(key)][:1]
     return f" → did you mean {_show(close[0])}?" if close else "."
+
+
+def _text(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: {key} must be text in quotes, got {_show(value)}.")
+    return value.strip()
+
+
+def _imputations(value: Any, where: str, key: str) -> int:
+    number = _whole(value)
+    if number is None or not 0 <= number <= 1000:
+        raise UsageError(f"{where}: {key} must be a whole number of imputed datasets from 0 (no multiple "
+                         f"imputation) to 1000, e.g. 50, got {_show(value)}.")
+    return number
+
+
+def _deltas(value: Any, where: str, key: str) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)) or not all(_is_number(v) and v >= 0 for v in value):
+        raise UsageError(f"{where}: {key} must be a list of shifts ≥ 0 in the outcome's units, e.g. [0, 1, 2, 3] "
+                         f"([] for none), got {_show(value)}.")
+    out = tuple(sorted(float(v) for v in value))
+    _no_duplicates(out, where, key)
+    return out

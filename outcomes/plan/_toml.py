@@ -27,6 +27,39 @@ _PLAN_COMMENTS = {
     "endpoint_week": "endpoint for the ANCOVA and responders; one of the visits",
     "reference": "reference arm for contrasts (a schedule value)",
     "covariates": "baseline covariates (patients columns), in every model",
+    "primary": '"ancova", "mmrm", "lmm" or "regression": what the brief leads with',
+    "multiplicity": '"holm", "bonferroni" or "none" when >1 comparison is reported',
+}
+
+_TABLE_COMMENTS = {
+    "mixed_model": {
+        "random": '"intercept_slope" or "intercept" (random effects per patient)',
+        "baseline": '"response" or "covariate" (post-baseline visits as response)',
+        "time": '"linear" (weeks) or "visit" (each visit a category)',
+    },
+    "mmrm": {"covariance": '"unstructured", "compound_symmetry" or "ar1"'},
+    "sensitivity": {
+        "imputations": "multiple imputation under MAR (0 = off); Rubin's rules",
+        "tipping_point": "shifts added to imputed values in non-reference arms",
+    },
+    "estimand": {
+        "population": "who the question is about (ICH E9(R1))",
+        "variable": "the endpoint measured",
+        "intercurrent_events": "e.g. stopping the exercises, and how handled",
+        "summary": "the population-level summary, e.g. difference in means",
+    },
+}
+_TABLE_HEADERS = {
+    "mixed_model": "the linear mixed model of time x arm (a supportive analysis unless primary)",
+    "mmrm": "the mixed model for repeated measures: visit as a factor, REML",
+    "sensitivity": "missing data: how far from missing-at-random the result holds",
+    "estimand": "what is estimated, in words; printed in the report (leave empty to omit)",
+}
+_ESTIMAND_EXAMPLE = {
+    "population": "adults with sciatica randomised to a schedule",
+    "variable": "leg pain NRS at week 6",
+    "intercurrent_events": "stopping the exercises: treatment policy (data used as observed)",
+    "summary": "difference in adjusted means between arms",
 }
 
 _RESPONDER_COMMENTS = {
@@ -37,10 +70,14 @@ _RESPONDER_COMMENTS = {
     "endpoint_at_most": "a state at the endpoint (e.g. pain-free or nearly)",
     "combine": '"all" or "any" of the rules given',
     "missing": '"nonresponder" or "exclude"; both rates are always reported',
+    "endpoint_at_least": "a state at the endpoint, for higher-is-better outcomes",
+    "improved_by_at_least": "points of improvement in the better direction",
+    "improved_pct_at_least": "percent improvement in the better direction",
 }
 
 #: Shown (commented out) for a rule a definition does not use.
-_RULE_EXAMPLES = {"change_at_most": -2, "pct_change_at_most": -30, "endpoint_at_most": 1}
+_RULE_EXAMPLES = {"change_at_most": -2, "pct_change_at_most": -30, "endpoint_at_most": 1, "endpoint_at_least": 9,
+                  "improved_by_at_least": 2, "improved_pct_at_least": 30}
 
 _EXAMPLE_HEADER = """\
 
@@ -66,22 +103,35 @@ def _line(key: str, value: Any, comment: str, *, commented: bool = False) -> str
     return f"{text:<33} # {comment}"
 
 
-def _render(plan: AnalysisPlan, *, example: bool) -> str:
+def _render(plan: AnalysisPlan, *, example: bool, reference: str | None = None) -> str:
     lines = [_HEADER]
     for key, comment in _PLAN_COMMENTS.items():
         value = getattr(plan, key)
-        if key == "reference" and value is None:
+        if key == "reference" and value is None and reference is not None:
+            lines.append(_line(key, reference, "the control arm (a schedule value): change it to yours"))
+        elif key == "reference" and value is None:
             lines.append(_line(key, "name", "not set: the first arm in sorted order is the reference",
                                commented=True))
         else:
             lines.append(_line(key, value, comment))
     if not plan.responders:
         lines.append(_line("responders", [], "no responder definitions"))
+    for table, comments in _TABLE_COMMENTS.items():
+        lines += ["", f"# {_TABLE_HEADERS[table]}", f"[{table}]"]
+        options = getattr(plan, table)
+        for key, comment in comments.items():
+            value = getattr(options, key)
+            if table == "estimand" and not value:
+                lines.append(_line(key, _ESTIMAND_EXAMPLE[key], f"example; {comment}", commented=True))
+            else:
+                lines.append(_line(key, value, comment))
     for rd in plan.responders or ():
         lines += ["", "[[responders]]"]
         for key, comment in _RESPONDER_COMMENTS.items():
             value = getattr(rd, key)
             if value is None:
+                if key in ("endpoint_at_least", "improved_by_at_least", "improved_pct_at_least"):
+                    continue  # shown in the example below; alternatives for the other direction
                 lines.append(_line(key, _RULE_EXAMPLES[key], f"not used; {comment}", commented=True))
             else:
                 lines.append(_line(key, value, comment))

@@ -28,9 +28,9 @@ def check_plan_against(plan: AnalysisPlan, cohort: Cohort) -> list[str]:
     Returns
     -------
     list of str
-        Remarks on softer issues: the reference taken by default, patients
-        without an arm or with a missing covariate, arms with no one assessed
-        at the endpoint.
+        Remarks on softer issues: patients without an arm or with a missing
+        covariate, arms with no one assessed at the endpoint. (The reference
+        taken by default is said once by the comparison itself.)
     """
     patients, assessments = cohort.patients, cohort.assessments
     problems: list[str] = []
@@ -46,8 +46,6 @@ def check_plan_against(plan: AnalysisPlan, cohort: Cohort) -> list[str]:
     if plan.reference is not None and plan.reference not in arms:
         problems.append(f"The plan's reference arm {_show(plan.reference)} is not in the data"
                         f"{_suggest(plan.reference, arms)} Arms in the data: {', '.join(arms) or 'none'}.")
-    elif plan.reference is None and arms:
-        remarks.append(f"No reference arm in the plan: first in sorted order: {arms[0]}.")
 
     for name in plan.all_outcomes:
         if name not in assessments.columns or not assessments[name].notna().any():

@@ -13,6 +13,7 @@ from ..files import atomic_write_text
 from ._fields import _show, _suggest
 from ._toml import _render
 from .spec import (
+    TABLES,
     _PLAN_CHECKS,
     _PLAN_KEYS,
     _RESPONDER_CHECKS,
@@ -46,7 +47,24 @@ def _checked(table: dict[str, Any], checks: dict[str, Callable[[Any, str, str], 
 def _plan_from_mapping(data: dict[str, Any], where: str) -> AnalysisPlan:
     """Build a plan from parsed TOML, gathering every problem into one UsageError."""
     problems = _unknown_keys(data, _PLAN_KEYS, where)
-    top = _checked({k: v for k, v in data.items() if k != "responders"}, _PLAN_CHECKS, where, problems)
+    top = _checked({k: v for k, v in data.items() if k != "responders" and k not in TABLES}, _PLAN_CHECKS, where,
+                   problems)
+    for key, (cls, checks) in TABLES.items():
+        if key not in data:
+            continue
+        label = f"{where} [{key}]"
+        if not isinstance(data[key], dict):
+            problems.append(f"{where}: {key} must be written as a [{key}] table with its keys "
+                            f"({', '.join(checks)}), got {_show(data[key])}.")
+            continue
+        before = len(problems)
+        problems += _unknown_keys(data[key], tuple(checks), label)
+        values = _checked(data[key], checks, label, problems)
+        if len(problems) == before:
+            try:
+                top[key] = _build(cls, values, label)
+            except UsageError as exc:
+                problems.append(str(exc))
     raw = data.get("responders")
     if raw is not None:
         if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
@@ -138,4 +156,6 @@ def write_default_plan(path: str | os.PathLike[str], *, overwrite: bool = False)
 
 #: What ``outcomes plan --write FILE`` writes: :func:`default_plan` with a comment on
 #: every field and a commented example of a second responder definition.
-DEFAULT_PLAN_TOML: str = _render(default_plan(), example=True)
+#: The reference is written explicitly ("weekly", the time-based schedule of the built-in
+#: program and the example data) so that a first plan compares in the same direction as the demo.
+DEFAULT_PLAN_TOML: str = _render(default_plan(), example=True, reference="weekly")

@@ -13,7 +13,16 @@ from ..errors import UsageError
 from ._fields import (
     _COMBINE,
     _MISSING,
+    BASELINE,
+    COVARIANCE,
+    MULTIPLICITY,
+    PRIMARY,
+    RANDOM,
+    TIME,
     _choice,
+    _deltas,
+    _imputations,
+    _text,
     _covariates,
     _name,
     _no_duplicates,
@@ -27,7 +36,8 @@ from ._fields import (
 )
 from ._toml import _render
 
-__all__ = ["AnalysisPlan", "ResponderDefinition", "default_plan"]
+__all__ = ["AnalysisPlan", "Estimand", "MMRMOptions", "MixedModelOptions", "ResponderDefinition", "Sensitivity",
+           "default_plan"]
 
 
 @dataclass(frozen=True)
@@ -53,10 +63,18 @@ class ResponderDefinition:
     missing : {"nonresponder", "exclude"}
         The primary handling of a patient without an endpoint value; both rates
         (every randomised patient, and those assessed) are always reported.
+    endpoint_at_least : float, optional
+        The endpoint value is at least this (a state, for an outcome where higher is better).
+    improved_by_at_least : float, optional
+        Points of improvement in the outcome's better direction (a fall when lower is
+        better, a rise when higher is better): at least this.
+    improved_pct_at_least : float, optional
+        Percent improvement (change / baseline × 100, in the better direction): at least this.
 
-    At least one of the three rules must be given. Rules are written as upper
-    bounds on the raw change, so they read the same for every instrument where
-    a fall is an improvement.
+    At least one rule must be given. ``change_at_most`` and ``pct_change_at_most`` are
+    upper bounds on the raw change (they read the same for every instrument where a fall
+    is an improvement); ``improved_by_at_least`` and ``improved_pct_at_least`` follow
+    the outcome's direction.
     """
 
     name: str
@@ -66,9 +84,21 @@ class ResponderDefinition:
     endpoint_at_most: float | None = None
     combine: Literal["all", "any"] = "all"
     missing: Literal["nonresponder", "exclude"] = "nonresponder"
+    endpoint_at_least: float | None = None
+    improved_by_at_least: float | None = None
+    improved_pct_at_least: float | None = None
 
     def __post_init__(self) -> None:
         _check_responder(self, "ResponderDefinition")
+
+    @property
+    def rules(self) -> dict[str, float]:
+        """The rules given (field → threshold), in field order."""
+        return {k: getattr(self, k) for k in RULE_FIELDS if getattr(self, k) is not None}
+
+    def text(self, label: str | None = None, higher_is_better: bool = False) -> str:
+        """The definition in words (see :func:`rules_text`)."""
+        return rules_text(self, label or self.outcome, higher_is_better)
 
     @classmethod
     def from_rule(cls, name: str, outcome: str, rule: ResponderRule, *,
@@ -106,6 +136,28 @@ class ResponderDefinition:
             combine=self.combine, endpoint_at_most=self.endpoint_at_most)
 
 
+#: The rule fields of a responder definition, in order.
+RULE_FIELDS = ("change_at_most", "pct_change_at_most", "endpoint_at_most", "endpoint_at_least",
+               "improved_by_at_least", "improved_pct_at_least")
+
+def rules_text(definition: Any, label: str, higher_is_better: bool = False) -> str:
+    """A responder definition's rules in words, e.g. ``Leg pain fell by ≥ 2 points and by ≥ 30 %``.
+
+    ``definition`` is any object with the rule attributes of :class:`ResponderDefinition`
+    (missing ones count as not given) and ``combine``.
+    """
+    better = "rose" if higher_is_better else "fell"
+    words = {"change_at_most": lambda v: (f"fell by ≥ {-v:g} points" if v <= 0 else f"rose by ≤ {v:g} points"),
+             "pct_change_at_most": lambda v: (f"fell by ≥ {-v:g} %" if v <= 0 else f"rose by ≤ {v:g} %"),
+             "endpoint_at_most": lambda v: f"ended at ≤ {v:g}",
+             "endpoint_at_least": lambda v: f"ended at ≥ {v:g}",
+             "improved_by_at_least": lambda v: f"{better} by ≥ {v:g} points",
+             "improved_pct_at_least": lambda v: f"{better} by ≥ {v:g} %"}
+    given = [(k, getattr(definition, k, None)) for k in RULE_FIELDS if getattr(definition, k, None) is not None]
+    joined = (" and " if getattr(definition, "combine", "all") == "all" else " or ").join(words[k](v) for k, v in given)
+    return f"{label} {joined}"
+
+
 _RESPONDER_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
     "name": _name,
     "outcome": _outcome,
@@ -114,6 +166,9 @@ _RESPONDER_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
     "endpoint_at_most": _number_or_none,
     "combine": _choice(_COMBINE),
     "missing": _choice(_MISSING),
+    "endpoint_at_least": _number_or_none,
+    "improved_by_at_least": _number_or_none,
+    "improved_pct_at_least": _number_or_none,
 }
 _RESPONDER_KEYS = tuple(f.name for f in dataclasses.fields(ResponderDefinition))
 
@@ -121,16 +176,22 @@ _RESPONDER_KEYS = tuple(f.name for f in dataclasses.fields(ResponderDefinition))
 def _check_responder(rd: ResponderDefinition, where: str) -> None:
     for key, check in _RESPONDER_CHECKS.items():
         check(getattr(rd, key), where, key)
-    if rd.change_at_most is None and rd.pct_change_at_most is None and rd.endpoint_at_most is None:
+    if all(getattr(rd, k) is None for k in RULE_FIELDS):
         raise UsageError(f"{where}: responder {_show(rd.name)} gives no rule; give at least one of "
-                         f"change_at_most, pct_change_at_most, endpoint_at_most.")
+                         f"{', '.join(RULE_FIELDS)}.")
+    for key in ("improved_by_at_least", "improved_pct_at_least"):
+        if getattr(rd, key) is not None and getattr(rd, key) <= 0:
+            raise UsageError(f"{where}: {key} = {_show(getattr(rd, key))} must be > 0: it is the size of an "
+                             f"improvement in the outcome's better direction, e.g. 2.")
     if rd.pct_change_at_most is not None and rd.pct_change_at_most < -100:
         raise UsageError(f"{where}: pct_change_at_most = {_show(rd.pct_change_at_most)} is below -100 %, "
                          f"which no change can reach; use a value ≥ -100, e.g. -30.")
     spec = DEFAULT_INSTRUMENTS.get(rd.outcome)
-    if spec is not None and rd.endpoint_at_most is not None and not spec.low <= rd.endpoint_at_most <= spec.high:
-        raise UsageError(f"{where}: endpoint_at_most = {_show(rd.endpoint_at_most)} is outside {rd.outcome}'s "
-                         f"range {spec.low:g}–{spec.high:g}.")
+    for key in ("endpoint_at_most", "endpoint_at_least"):
+        value = getattr(rd, key)
+        if spec is not None and value is not None and not spec.low <= value <= spec.high:
+            raise UsageError(f"{where}: {key} = {_show(value)} is outside {rd.outcome}'s "
+                             f"range {spec.low:g}–{spec.high:g}.")
 
 
 def _default_responders(outcome: str) -> tuple[ResponderDefinition, ...]:
@@ -139,6 +200,106 @@ def _default_responders(outcome: str) -> tuple[ResponderDefinition, ...]:
     if spec is None or not spec.higher_is_worse:
         return ()
     return (ResponderDefinition.from_rule("improved", outcome, spec.responder),)
+
+
+# ---------------------------------------------------------------------------
+# the plan's option tables
+# ---------------------------------------------------------------------------
+
+def _checked_table(obj: Any, checks: dict[str, Callable[[Any, str, str], Any]], where: str) -> None:
+    for key, check in checks.items():
+        object.__setattr__(obj, key, check(getattr(obj, key), where, key))
+
+
+@dataclass(frozen=True)
+class MixedModelOptions:
+    """``[mixed_model]``: the linear mixed model of time × arm.
+
+    Parameters
+    ----------
+    random : {"intercept_slope", "intercept"}
+        A random intercept and time slope per patient, or a random intercept only.
+    baseline : {"response", "covariate"}
+        ``response``: the baseline visit is one of the responses; ``covariate``: the
+        post-baseline visits are the response and the baseline value adjusts (the
+        classic textbook model).
+    time : {"linear", "visit"}
+        Time as a straight line in weeks, or each planned visit as a category.
+    """
+
+    random: Literal["intercept_slope", "intercept"] = "intercept_slope"
+    baseline: Literal["response", "covariate"] = "response"
+    time: Literal["linear", "visit"] = "linear"
+
+    def __post_init__(self) -> None:
+        _checked_table(self, _MIXED_CHECKS, "[mixed_model]")
+
+
+@dataclass(frozen=True)
+class MMRMOptions:
+    """``[mmrm]``: the mixed model for repeated measures (visit as a factor, REML).
+
+    Parameters
+    ----------
+    covariance : {"unstructured", "compound_symmetry", "ar1"}
+        The residual covariance within patient.
+    """
+
+    covariance: Literal["unstructured", "compound_symmetry", "ar1"] = "unstructured"
+
+    def __post_init__(self) -> None:
+        _checked_table(self, _MMRM_CHECKS, "[mmrm]")
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """``[sensitivity]``: missing-data sensitivity of the endpoint ANCOVA.
+
+    Parameters
+    ----------
+    imputations : int
+        Multiple imputation under missing at random with this many datasets (Rubin's
+        rules, seeded); 0 turns it off.
+    tipping_point : sequence of float
+        Shifts δ added to the imputed values of each non-reference arm in the
+        unfavourable direction; ``[]`` for none.
+    """
+
+    imputations: int = 50
+    tipping_point: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0)
+
+    def __post_init__(self) -> None:
+        _checked_table(self, _SENSITIVITY_CHECKS, "[sensitivity]")
+
+
+@dataclass(frozen=True)
+class Estimand:
+    """``[estimand]`` (ICH E9(R1)): free text printed in the report; empty = not stated."""
+
+    population: str = ""
+    variable: str = ""
+    intercurrent_events: str = ""
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        _checked_table(self, _ESTIMAND_CHECKS, "[estimand]")
+
+    @property
+    def stated(self) -> bool:
+        return any(getattr(self, f.name) for f in dataclasses.fields(self))
+
+
+_MIXED_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
+    "random": _choice(RANDOM), "baseline": _choice(BASELINE), "time": _choice(TIME)}
+_MMRM_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {"covariance": _choice(COVARIANCE)}
+_SENSITIVITY_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
+    "imputations": _imputations, "tipping_point": _deltas}
+_ESTIMAND_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
+    k: _text for k in ("population", "variable", "intercurrent_events", "summary")}
+#: Plan tables (``[name]``) → (class, field checks).
+TABLES: dict[str, tuple[type, dict[str, Callable[[Any, str, str], Any]]]] = {
+    "mixed_model": (MixedModelOptions, _MIXED_CHECKS), "mmrm": (MMRMOptions, _MMRM_CHECKS),
+    "sensitivity": (Sensitivity, _SENSITIVITY_CHECKS), "estimand": (Estimand, _ESTIMAND_CHECKS)}
 
 
 # ---------------------------------------------------------------------------
@@ -169,6 +330,20 @@ class AnalysisPlan:
         Responder definitions; by default one ``"improved"`` definition for the
         primary outcome from its instrument's published rule
         (:data:`outcomes.config.DEFAULT_INSTRUMENTS`; none for an outcome without one).
+        The first definition of the primary outcome is the one the responder odds
+        ratio, the time to first response and the brief use.
+    primary : {"ancova", "mmrm", "lmm", "regression"}
+        The analysis the brief leads with: ANCOVA at the endpoint adjusted for
+        baseline; the MMRM difference at the endpoint; the linear mixed model's
+        difference at the endpoint; the endpoint regressed on arm and covariates
+        (no baseline). If it cannot be run, ``compare`` exits 1 naming it.
+    multiplicity : {"holm", "bonferroni", "none"}
+        Adjustment of p-values whenever more than one comparison is reported
+        (several arms against the reference, or every pair).
+    mixed_model : MixedModelOptions
+    mmrm : MMRMOptions
+    sensitivity : Sensitivity
+    estimand : Estimand
 
     Sequences are stored as tuples, so a plan is immutable and hashable;
     :meth:`to_dict` gives lists.
@@ -182,6 +357,12 @@ class AnalysisPlan:
     reference: str | None = None
     covariates: tuple[str, ...] = ()
     responders: tuple[ResponderDefinition, ...] | None = None
+    primary: Literal["ancova", "mmrm", "lmm", "regression"] = "ancova"
+    multiplicity: Literal["holm", "bonferroni", "none"] = "holm"
+    mixed_model: MixedModelOptions = dataclasses.field(default_factory=MixedModelOptions)
+    mmrm: MMRMOptions = dataclasses.field(default_factory=MMRMOptions)
+    sensitivity: Sensitivity = dataclasses.field(default_factory=Sensitivity)
+    estimand: Estimand = dataclasses.field(default_factory=Estimand)
 
     def __post_init__(self) -> None:
         where = "AnalysisPlan"
@@ -205,7 +386,15 @@ class AnalysisPlan:
         for key in ("outcomes", "visits", "covariates"):
             out[key] = list(out[key])
         out["responders"] = [dataclasses.asdict(r) for r in self.responders or ()]
+        for key in TABLES:
+            out[key] = dataclasses.asdict(getattr(self, key))
+        out["sensitivity"]["tipping_point"] = list(self.sensitivity.tipping_point)
         return out
+
+    @property
+    def primary_responder(self) -> ResponderDefinition | None:
+        """The first responder definition of the primary outcome (None when there is none)."""
+        return next((r for r in self.responders or () if r.outcome == self.outcome), None)
 
     def options(self, base: Options | None = None) -> Options:
         """``base`` (default :class:`~outcomes.config.Options`) with the plan's ``visits``,
@@ -228,6 +417,14 @@ def _responder_list(value: Any, where: str, key: str) -> tuple[ResponderDefiniti
     return tuple(value)
 
 
+def _instance(cls: type) -> Callable[[Any, str, str], Any]:
+    def check(value: Any, where: str, key: str) -> Any:
+        if not isinstance(value, cls):
+            raise UsageError(f"{where}: {key} must be a [{key}] table ({cls.__name__}), got {_show(value)}.")
+        return value
+    return check
+
+
 _PLAN_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
     "outcome": _outcome,
     "outcomes": _outcome_list,
@@ -237,6 +434,12 @@ _PLAN_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
     "reference": _reference,
     "covariates": _covariates,
     "responders": _responder_list,
+    "primary": _choice(PRIMARY),
+    "multiplicity": _choice(MULTIPLICITY),
+    "mixed_model": _instance(MixedModelOptions),
+    "mmrm": _instance(MMRMOptions),
+    "sensitivity": _instance(Sensitivity),
+    "estimand": _instance(Estimand),
 }
 _PLAN_KEYS = tuple(f.name for f in dataclasses.fields(AnalysisPlan))
 
@@ -250,6 +453,9 @@ def _check_plan(plan: AnalysisPlan, where: str) -> None:
         raise UsageError(f"{where}: endpoint_week = {plan.endpoint_week} is not one of the visits "
                          f"{list(plan.visits)}; add it to visits or choose one of them.")
     _no_duplicates(tuple(r.name for r in plan.responders or ()), where, "[[responders]] name")
+    if plan.sensitivity.tipping_point and not plan.sensitivity.imputations:
+        raise UsageError(f"{where}: [sensitivity] tipping_point needs imputations > 0 (it shifts imputed values); "
+                         f"set imputations = 50 or tipping_point = [].")
 
 
 def default_plan() -> AnalysisPlan:

@@ -12,6 +12,10 @@ descriptive tables are tidy frames.
 `time_to_response`     Kaplan-Meier per schedule and a Cox hazard ratio
 `flare_rates`          flares per session done: Poisson / negative binomial
 `by_schedule`          adherence, level, dropout and flags per schedule
+`endpoint_regression`  endpoint by schedule adjusted for covariates only (no baseline)
+`responder_table`      the plan's responder definitions: rates, RD and OR vs reference
+`resolve_reference`    the reference arm and whether it was given (checked once)
+`responder_status`     who is a responder by a definition (direction-aware)
 `assumptions_text`     what the comparison assumes, in plain language
 =====================  =========================================================
 
@@ -25,19 +29,31 @@ explains why (``compare`` turns it into a remark). Every model is checked agains
 from __future__ import annotations
 
 from .descriptive import BY_SCHEDULE_COLUMNS, assumptions_text, by_schedule
-from .endpoint import ancova, responder_odds, responder_rates
+from .arms import Reference, definition_text, instrument_definition, reference_remark, resolve_reference, \
+    responder_status
+from .endpoint import ancova, endpoint_regression, responder_odds, responder_rates
 from .rates import DISPERSION_THRESHOLD, flare_rates
+from .responders import RESPONDER_COLUMNS, responder_table
 from .survival import KM_COLUMNS, time_to_response
 
 __all__ = [
     "BY_SCHEDULE_COLUMNS",
     "DISPERSION_THRESHOLD",
     "KM_COLUMNS",
+    "RESPONDER_COLUMNS",
+    "Reference",
     "ancova",
     "assumptions_text",
     "by_schedule",
+    "definition_text",
+    "endpoint_regression",
     "flare_rates",
+    "instrument_definition",
+    "reference_remark",
+    "resolve_reference",
     "responder_odds",
     "responder_rates",
+    "responder_status",
+    "responder_table",
     "time_to_response",
 ]

@@ -17,8 +17,9 @@ from statsmodels.tools.sm_exceptions import (
 )
 
 from ...cohort import Cohort
-from ...measures.change import outcome_changes, select_baseline, value_at_week
+from ...measures.change import select_baseline, value_at_week
 from ..results import coefficient_table
+from .arms import Reference, definition_text, reference_remark, resolve_reference, responder_status
 
 #: Fewest patients an arm needs in the fitted data to be compared (one patient cannot
 #: separate an arm effect from that patient's own deviation).
@@ -93,21 +94,13 @@ def _schedules(cohort: Cohort) -> list[str]:
 
 
 def _check_reference(cohort: Cohort, reference: Any) -> str:
-    """The reference arm: the one given, else the first schedule in sorted order."""
-    schedules = _schedules(cohort)
-    if len(schedules) < 2:
-        raise ValueError(f"comparing schedules needs at least two; the cohort has {schedules or 'none'}")
-    if reference is None:
-        return schedules[0]
-    if reference not in schedules:
-        raise ValueError(f"reference must be one of the cohort's schedules ({', '.join(schedules)}), "
-                         f"got {reference!r}")
-    return str(reference)
+    """The reference arm's name (:func:`.arms.resolve_reference`)."""
+    return resolve_reference(cohort, reference).name
 
 
 def _reference_remark(reference: str, given: bool) -> str:
-    how = "as given" if given else "the first schedule in sorted order; pass reference= to choose another"
-    return f"Reference schedule: {reference!r} ({how}); each estimate compares another schedule with it."
+    """:func:`.arms.reference_remark` for a name and whether it was given."""
+    return reference_remark(Reference(reference, given))
 
 
 # -------------------------------------------------------------------- arms
@@ -179,22 +172,32 @@ def _baseline_endpoint(cohort: Cohort, outcome: str, week: float, window_days: i
     return frame.merge(end[["patient_id", "value"]].rename(columns={"value": "endpoint"}), on="patient_id")
 
 
-def _responders(cohort: Cohort, outcome: str, week: float) -> pd.DataFrame:
-    """patient_id, schedule, baseline, endpoint, responder (nullable) at ``week`` for every patient."""
-    ch = outcome_changes(cohort.assessments, cohort.patients, outcomes=(outcome,), week=week,
-                         options=cohort.options)
-    return _patients(cohort).merge(ch[["patient_id", "baseline", "endpoint", "responder"]], on="patient_id")
+def _responders(cohort: Cohort, definition: Any, week: float, window_days: int | None = None) -> pd.DataFrame:
+    """patient_id, schedule, baseline, endpoint, responder (nullable) at ``week`` for every patient,
+    by ``definition`` (:func:`.arms.responder_status`)."""
+    window = cohort.options.visit_window_days if window_days is None else window_days
+    frame = _baseline_endpoint(cohort, definition.outcome, week, window)
+    frame["responder"] = responder_status(cohort, definition, frame["baseline"], frame["endpoint"]).to_numpy()
+    return frame
 
 
-def _rule_text(cohort: Cohort, outcome: str) -> str:
-    spec = cohort.options.instruments[outcome]
-    rule = spec.responder
-    parts = [f"≥ {rule.points:g} points" if rule.points else "", f"≥ {rule.percent:g} %" if rule.percent else ""]
-    text = (" and " if rule.combine == "all" else " or ").join(p for p in parts if p)
-    text = f"improved {text}" if text else ""
-    if rule.endpoint_at_most is not None:
-        text = (text + " and " if text else "") + f"endpoint ≤ {rule.endpoint_at_most:g}"
-    return f"{text} ({spec.responder_source})"
+def _rule_text(cohort: Cohort, definition: Any) -> str:
+    """The definition in words (:func:`.arms.definition_text`)."""
+    return definition_text(cohort, definition)
+
+
+def _with_covariates(cohort: Cohort, frame: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame, int]:
+    """``frame`` with the covariates of ``cohort.patient_summary`` merged in, rows missing one dropped:
+    (frame, number dropped)."""
+    if not covariates:
+        return frame, 0
+    out = frame.merge(cohort.patient_summary[["patient_id", *covariates]], on="patient_id", how="left")
+    missing = out[list(covariates)].isna().any(axis=1)
+    return out[~missing].reset_index(drop=True), int(missing.sum())
+
+
+def _terms(formula_start: str, covariates: Sequence[str]) -> str:
+    return formula_start + "".join(f" + {c}" for c in covariates)
 
 
 # ---------------------------------------------------------------- fitting

@@ -29,9 +29,12 @@ from ._common import (
     _reference_remark,
     _responders,
     _rule_text,
+    _terms,
+    _with_covariates,
 )
+from .arms import instrument_definition
 
-__all__ = ["ancova", "responder_odds", "responder_rates"]
+__all__ = ["ancova", "endpoint_regression", "responder_odds", "responder_rates"]
 
 _MAR = ("Complete case: this is unbiased when whether the endpoint is missing depends only on baseline "
         "and schedule (missing at random given the model's covariates). If patients who drop out do worse "
@@ -150,19 +153,73 @@ def _fit_ancova(data: pd.DataFrame, *, reference: str, outcome: str, endpoint_we
         raw=res, data=data)
 
 
+def endpoint_regression(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float = 6,
+                        window_days: int | None = None, reference: str | None = None,
+                        covariates: Sequence[str] = ()) -> ModelResult:
+    """The endpoint value by schedule adjusted for covariates only (OLS; no baseline).
+
+    The plan's ``primary = "regression"``: for a trial without a baseline measurement.
+    Every patient with an endpoint value (and the covariates) is used. Columns, ``data``
+    and ``meta`` as in `ancova` (name ``regression_<outcome>_week<w>``).
+
+    Raises
+    ------
+    ValueError
+        A bad argument; no patient with an endpoint; too few patients in the reference arm
+        or every other arm.
+    """
+    _check_cohort(cohort)
+    outcome = _check_outcome(cohort, outcome, needs_rule=False)
+    week = _check_endpoint_week(endpoint_week)
+    window = cohort.options.visit_window_days if window_days is None else int(
+        _check_number(window_days, "window_days", low=0, high=366, integer=True))
+    covariates = _check_covariates(cohort, covariates)
+    ref = _check_reference(cohort, reference)
+    frame = _baseline_endpoint(cohort, outcome, week, window).drop(columns="baseline")
+    frame = frame[frame["endpoint"].notna()]
+    frame, n_no_cov = _with_covariates(cohort, frame, covariates)
+    w = _week_text(week)
+    if frame.empty:
+        raise ValueError(f"no patient has a week-{w} {outcome} (within ±{window} days): there is nothing to fit")
+    data, arm_remarks = _arms(frame.reset_index(drop=True), ref, what=f"patients with a week-{w} {outcome}")
+    formula = _terms("endpoint ~ schedule", covariates)
+    res, notes, _ = _fit_noting(lambda: smf.ols(formula, data=data).fit())
+    remarks = [_reference_remark(ref, reference is not None),
+               f"Endpoint: the {outcome} assessment nearest week {w} within ±{window} days; not adjusted for "
+               "a baseline value." + (f" {n_no_cov} patient(s) without a covariate value are excluded."
+                                      if n_no_cov else "")]
+    return ModelResult(
+        name=f"regression_{outcome}_week{w}",
+        description=(f"Difference in {outcome} at week {w} between schedules and the reference ({ref})"
+                     f"{', adjusted for ' + ', '.join(covariates) if covariates else ''}."),
+        table=coefficient_table(res.params, res.bse, res.conf_int(), res.pvalues),
+        scale="points", formula=formula, method="OLS", n_patients=len(data), n_observations=len(data),
+        converged=None, remarks=(*remarks, *arm_remarks, *notes),
+        meta={"outcome": outcome, "endpoint_week": week, "window_days": window, "reference": ref,
+              "covariates": list(covariates), "family": "gaussian"},
+        raw=res, data=data)
+
+
 # ------------------------------------------------------------- responders
 
 
-def _responder_data(cohort: Cohort, outcome: str, endpoint_week: float, reference: str | None
-                    ) -> tuple[pd.DataFrame, str, float]:
+def _responder_data(cohort: Cohort, outcome: str, endpoint_week: float, reference: str | None,
+                    definition: object = None, window_days: int | None = None
+                    ) -> tuple[pd.DataFrame, str, float, object]:
     _check_cohort(cohort)
-    outcome = _check_outcome(cohort, outcome, needs_rule=True)
+    if definition is None:
+        outcome = _check_outcome(cohort, outcome, needs_rule=True)
+        definition = instrument_definition(cohort, outcome)
+    else:
+        _check_outcome(cohort, definition.outcome, needs_rule=False)
     week = _check_endpoint_week(endpoint_week)
-    return _responders(cohort, outcome, week), _check_reference(cohort, reference), week
+    return (_responders(cohort, definition, week, window_days), _check_reference(cohort, reference), week,
+            definition)
 
 
 def responder_odds(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float = 6,
-                   reference: str | None = None) -> ModelResult:
+                   reference: str | None = None, definition: object = None, covariates: Sequence[str] = (),
+                   window_days: int | None = None) -> ModelResult:
     """Odds ratio of being a responder at the endpoint, by schedule, adjusted for baseline.
 
     Parameters
@@ -175,6 +232,13 @@ def responder_odds(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: 
         Endpoint week (the nearest assessment within ``options.visit_window_days``).
     reference : str, optional
         Reference schedule; default the first in sorted order.
+    definition : ResponderDefinition, optional
+        Who is a responder (an analysis plan's definition; its ``outcome`` replaces
+        ``outcome``); default the instrument's published rule.
+    covariates : sequence of str, default ()
+        Further adjustment (columns of ``cohort.patient_summary``), as in `ancova`.
+    window_days : int, optional
+        Endpoint window; default ``cohort.options.visit_window_days``.
 
     Returns
     -------
@@ -202,29 +266,38 @@ def responder_odds(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: 
     because the percent criterion makes responding depend on it. Checked against R
     ``glm(family = binomial)`` with Wald intervals.
     """
-    frame, ref, week = _responder_data(cohort, outcome, endpoint_week, reference)
+    covariates = _check_covariates(cohort, covariates)
+    frame, ref, week, definition = _responder_data(cohort, outcome, endpoint_week, reference, definition,
+                                                   window_days)
+    outcome = definition.outcome
     w = _week_text(week)
+    frame, n_no_cov = _with_covariates(cohort, frame, covariates)
     assessed = frame["responder"].notna()
     remarks = [_reference_remark(ref, reference is not None),
-               f"Responder at week {w}: {_rule_text(cohort, outcome)}.",
+               f"Responder at week {w}: {_rule_text(cohort, definition)}.",
                f"Denominator: the {int(assessed.sum())} of {len(frame)} patients with a baseline and a week-{w} "
                f"{outcome} (complete case); {int((~assessed).sum())} without are excluded "
                f"({_per_arm(frame.assign(m=~assessed), 'm')}). responder_rates also counts them as "
                "non-responders. " + _MAR]
-    data = frame.loc[assessed, ["patient_id", "schedule", "baseline", "responder"]].reset_index(drop=True)
+    if n_no_cov:
+        remarks.append(f"{n_no_cov} patient(s) without a covariate value are excluded.")
+    keep = ["patient_id", "schedule", "baseline", "responder", *covariates]
+    data = frame.loc[assessed & frame["baseline"].notna(), keep].reset_index(drop=True)
     data["responder"] = data["responder"].astype(int)
     if data.empty:
         raise ValueError(f"no patient has both a baseline and a week-{w} {outcome}: there is nothing to fit")
-    return _fit_responder(data, reference=ref, outcome=outcome, endpoint_week=week, remarks=remarks)
+    return _fit_responder(data, reference=ref, outcome=outcome, endpoint_week=week, remarks=remarks,
+                          covariates=covariates, definition=getattr(definition, "name", "improved"))
 
 
 def _fit_responder(data: pd.DataFrame, *, reference: str, outcome: str, endpoint_week: float,
-                   remarks: Sequence[str] = ()) -> ModelResult:
+                   remarks: Sequence[str] = (), covariates: Sequence[str] = (),
+                   definition: str = "improved") -> ModelResult:
     w = _week_text(endpoint_week)
     data, arm_remarks = _arms(data, reference, what=f"patients assessed at week {w}")
     _check_events(data, "responder", what="a response", both_ends=True,
                   advice="report responder_rates instead")
-    formula = "responder ~ schedule + baseline"
+    formula = _terms("responder ~ schedule + baseline", covariates)
     res, notes, trouble = _fit_noting(lambda: smf.glm(formula, data=data, family=sm.families.Binomial()).fit())
     return ModelResult(
         name=f"responder_odds_{outcome}_week{w}",
@@ -237,18 +310,21 @@ def _fit_responder(data: pd.DataFrame, *, reference: str, outcome: str, endpoint
                  ("Odds ratios are exp(coefficient) with Wald 95 % intervals; std_error is that of the log odds "
                   "ratio. An odds ratio overstates the risk ratio when responses are common.")),
         meta={"outcome": outcome, "endpoint_week": endpoint_week, "reference": reference,
-              "family": "binomial", "link": "logit", "std_error_scale": "log odds ratio"},
+              "family": "binomial", "link": "logit", "std_error_scale": "log odds ratio",
+              "covariates": list(covariates), "responder": definition},
         raw=res, data=data)
 
 
 def responder_rates(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float = 6,
-                    reference: str | None = None) -> pd.DataFrame:
+                    reference: str | None = None, definition: object = None) -> pd.DataFrame:
     """Responder rates per schedule with both denominators, and the difference from the reference.
 
     Parameters
     ----------
-    cohort, outcome, endpoint_week, reference
-        As in `responder_odds`.
+    cohort, outcome, endpoint_week, reference, definition
+        As in `responder_odds`. ``outcome/compare`` reports the plan's responder table
+        (`outcomes.models.trial.responder_table`, the same responder status); this is the
+        two-row-per-arm form of one definition.
 
     Returns
     -------
@@ -276,7 +352,8 @@ def responder_rates(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week:
     ``confint_proportions_2indep(compare="diff", method="newcomb")`` (33/50 vs 5/50 →
     0.381-0.689).
     """
-    frame, ref, week = _responder_data(cohort, outcome, endpoint_week, reference)
+    frame, ref, week, definition = _responder_data(cohort, outcome, endpoint_week, reference, definition)
+    outcome = definition.outcome
     frame = frame[frame["schedule"].notna()]
     order = [ref] + sorted(s for s in frame["schedule"].astype(str).unique() if s != ref)
     g = frame.assign(yes=frame["responder"].fillna(False).astype(bool), seen=frame["responder"].notna()).groupby(

@@ -11,7 +11,7 @@ from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from ...cohort import Cohort
-from ...measures.change import is_responder, percent_change, select_baseline
+from ...measures.change import select_baseline
 from ..results import ModelResult
 from ._common import (
     _arms,
@@ -25,7 +25,11 @@ from ._common import (
     _ratio_table,
     _reference_remark,
     _rule_text,
+    _check_covariates,
+    _terms,
+    _with_covariates,
 )
+from .arms import instrument_definition, responder_status
 
 __all__ = ["KM_COLUMNS", "time_to_response"]
 
@@ -33,8 +37,9 @@ __all__ = ["KM_COLUMNS", "time_to_response"]
 KM_COLUMNS = ["schedule", "time", "survival", "ci_lower", "ci_upper", "at_risk", "events"]
 
 
-def time_to_response(cohort: Cohort, *, outcome: str = "leg_pain",
-                     reference: str | None = None) -> tuple[pd.DataFrame, ModelResult]:
+def time_to_response(cohort: Cohort, *, outcome: str = "leg_pain", reference: str | None = None,
+                     definition: object = None,
+                     covariates: Sequence[str] = ()) -> tuple[pd.DataFrame, ModelResult]:
     """Weeks to the first assessment meeting the responder rule: Kaplan-Meier and Cox.
 
     Parameters
@@ -45,6 +50,11 @@ def time_to_response(cohort: Cohort, *, outcome: str = "leg_pain",
         An instrument of ``cohort.options.instruments`` (its responder rule is used).
     reference : str, optional
         Reference schedule; default the first in sorted order.
+    definition : ResponderDefinition, optional
+        Who is a responder (a plan's definition, applied at every assessment after
+        baseline; its ``outcome`` replaces ``outcome``); default the instrument's rule.
+    covariates : sequence of str, default ()
+        Further adjustment of the Cox model (columns of ``cohort.patient_summary``).
 
     Returns
     -------
@@ -80,26 +90,34 @@ def time_to_response(cohort: Cohort, *, outcome: str = "leg_pain",
     model also assumes proportional hazards (not tested here).
     """
     _check_cohort(cohort)
-    outcome = _check_outcome(cohort, outcome, needs_rule=True)
+    if definition is None:
+        outcome = _check_outcome(cohort, outcome, needs_rule=True)
+        definition = instrument_definition(cohort, outcome)
+    else:
+        outcome = _check_outcome(cohort, definition.outcome, needs_rule=False)
+    covariates = _check_covariates(cohort, covariates)
     ref = _check_reference(cohort, reference)
-    frame, n_no_base, n_no_follow = _time_frame(cohort, outcome)
+    frame, n_no_base, n_no_follow = _time_frame(cohort, definition)
+    frame, n_no_cov = _with_covariates(cohort, frame, covariates)
     remarks = [_reference_remark(ref, reference is not None),
-               (f"Response: the first assessment after baseline with {outcome} {_rule_text(cohort, outcome)}; "
+               (f"Response: the first assessment after baseline where {_rule_text(cohort, definition)}; "
                 "time in weeks since enrolment, censored at the last assessment when no response was seen. "
                 "Censoring is assumed unrelated to the chance of responding; patients who leave because their "
                 "pain got worse break that assumption.")]
     if n_no_base or n_no_follow:
         remarks.append(f"Left out: {n_no_base} patient(s) without a baseline and {n_no_follow} without any "
                        "assessment after it (no time at risk).")
+    if n_no_cov:
+        remarks.append(f"{n_no_cov} patient(s) without a covariate value are left out of the Cox model.")
     if frame.empty:
         raise ValueError(f"no patient has a baseline and a later {outcome} assessment: there is nothing to fit")
-    model = _fit_cox(frame, reference=ref, outcome=outcome, remarks=remarks)
+    model = _fit_cox(frame, reference=ref, outcome=outcome, remarks=remarks, covariates=covariates)
     return _kaplan_meier(model.data), model
 
 
-def _time_frame(cohort: Cohort, outcome: str) -> tuple[pd.DataFrame, int, int]:
+def _time_frame(cohort: Cohort, definition: object) -> tuple[pd.DataFrame, int, int]:
     """patient_id, schedule, baseline, time, event for patients with follow-up; and the counts left out."""
-    spec = cohort.options.instruments[outcome]
+    outcome = definition.outcome
     base = select_baseline(cohort.assessments, cohort.patients, outcome=outcome,
                            window_days=cohort.options.baseline_window_days)
     base = _patients(cohort).merge(base, on="patient_id")
@@ -107,8 +125,7 @@ def _time_frame(cohort: Cohort, outcome: str) -> tuple[pd.DataFrame, int, int]:
     obs = obs.merge(base.dropna(subset=["baseline"]), on="patient_id")
     obs = obs[obs["assessed_on"] > obs["baseline_date"]].reset_index(drop=True)
     value = obs[outcome].astype("float64")
-    hit = is_responder(value - obs["baseline"], percent_change(obs["baseline"], value), rule=spec.responder,
-                       higher_is_worse=spec.higher_is_worse, endpoint=value).fillna(False).astype(bool)
+    hit = responder_status(cohort, definition, obs["baseline"], value).fillna(False).astype(bool)
     obs["time"] = obs["day"].astype("float64") / 7.0
     obs["event"] = hit.to_numpy().astype(int)
     # first response if any, else the last assessment (censored)
@@ -121,11 +138,12 @@ def _time_frame(cohort: Cohort, outcome: str) -> tuple[pd.DataFrame, int, int]:
     return frame.sort_values("patient_id").reset_index(drop=True), n_no_base, n_no_follow
 
 
-def _fit_cox(data: pd.DataFrame, *, reference: str, outcome: str, remarks: Sequence[str] = ()) -> ModelResult:
+def _fit_cox(data: pd.DataFrame, *, reference: str, outcome: str, remarks: Sequence[str] = (),
+             covariates: Sequence[str] = ()) -> ModelResult:
     data, arm_remarks = _arms(data, reference, what="patients with a baseline and a later assessment")
     _check_events(data, "event", what="a response", both_ends=False,
                   advice="compare the Kaplan-Meier curves or responder_rates instead")
-    formula = "time ~ schedule + baseline"
+    formula = _terms("time ~ schedule + baseline", covariates)
     model = PHReg.from_formula(formula, data=data, status=data["event"].to_numpy(), ties="breslow")
     res, notes, trouble = _fit_noting(model.fit)
     names = pd.Index(model.exog_names)
@@ -147,6 +165,7 @@ def _fit_cox(data: pd.DataFrame, *, reference: str, outcome: str, remarks: Seque
                  ("Hazard ratios are exp(coefficient) with Wald 95 % intervals; std_error is that of the log "
                   "hazard ratio. Proportional hazards are assumed, not tested.")),
         meta={"outcome": outcome, "reference": reference, "ties": "breslow", "time": "weeks since enrolment",
+              "covariates": list(covariates),
               "status": "event", "std_error_scale": "log hazard ratio"},
         raw=res, data=data)
 
