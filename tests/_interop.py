@@ -188,3 +188,36 @@ def write_adam(folder: Path, data: dict[str, pd.DataFrame], *, extra_subjects: i
     pd.DataFrame(rows).to_csv(folder / "adqs.csv", index=False)
     (folder / "dataset.toml").write_text(ADAM_TOML, encoding="utf-8")
     return folder
+
+
+def compare_document(folder: Path, out: Path, *extra: str) -> dict:
+    """``outcomes compare FOLDER --format json`` as a dict (run in-process)."""
+    import contextlib
+    import io
+    import json
+
+    from outcomes.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        status = main(["compare", str(folder), "--out", str(out), "--format", "json", *extra])
+    assert status == 0, status
+    return json.loads(buf.getvalue())
+
+
+def same_analysis(left: dict, right: dict) -> list[str]:
+    """Keys of two compare documents that differ, ignoring provenance (paths, hashes, times), the fit
+    times of the models and remarks that only describe the time axis (dates vs a time unit)."""
+    def models(doc: dict) -> list[dict]:
+        return [{k: v for k, v in m.items() if k not in ("fit_seconds", "remarks")} for m in doc["models"]]
+
+    def about_time(a: list[str], b: list[str]) -> bool:
+        return all("enrolment" in r for r in set(a) ^ set(b))
+
+    differ = [k for k in left if k not in ("provenance", "models", "remarks") and left[k] != right[k]]
+    if models(left) != models(right) or not all(about_time(m.get("remarks", []), n.get("remarks", []))
+                                                for m, n in zip(left["models"], right["models"])):
+        differ.append("models")
+    if not about_time(left["remarks"], right["remarks"]):
+        differ.append("remarks")
+    return differ

@@ -1,0 +1,159 @@
+"""Layout "redcap": a REDCap longitudinal export and its data dictionary (files written here, modelled on
+REDCap's formats; every value synthetic)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from _interop import (DICTIONARY_ROWS, REDCAP_TOML, compare_document, redcap_records, same_analysis, trial,
+                      write_exports, write_redcap)
+from outcomes import Cohort, load_dataset
+from outcomes.cli import main
+from outcomes.errors import UsageError
+from outcomes.io.layouts import NO_OUTCOME
+from outcomes.io.redcap import read_dictionary
+
+
+@pytest.fixture(scope="module")
+def data():
+    return trial()
+
+
+def _line_of(records: str, pid: str, event: str) -> int:
+    for i, line in enumerate(records.splitlines(), start=1):
+        if line.startswith(f"{pid},{event},,"):
+            return i
+    raise AssertionError((pid, event))
+
+
+def test_dictionary_is_read_with_choices_ranges_and_labels(tmp_path, data):
+    d = read_dictionary(write_redcap(tmp_path, data) / "dictionary.csv")
+    assert d.first == "record_id"
+    assert d.fields["arm"].choices == {"1": "TAU", "2": "BtheB"}
+    assert d.fields["improved"].choices == {"1": "Yes", "0": "No"}
+    assert (d.fields["bdi"].min, d.fields["bdi"].max, d.fields["bdi"].validation) == (0, 63, "integer")
+    assert d.checkbox_columns("comorbid") == {"comorbid___1": "1", "comorbid___2": "2", "comorbid___3": "3"}
+
+
+def test_redcap_export_is_decoded_carried_and_reconciled(tmp_path, data):
+    ds = load_dataset(write_redcap(tmp_path, data))
+    p, a = ds.exports["patients"], ds.exports["assessments"]
+    assert ds.ok and p.reconciles and a.reconciles
+    # 36 patients × 4 events + 72 session-log rows; 8 missed visits and the 72 log rows hold no outcome
+    assert (a.rows_read, a.accepted, a.filtered) == (216, 136, {NO_OUTCOME: 80})
+    patients = ds["patients"].set_index("patient_id")
+    # radio codes decoded to labels; demographics given on the baseline event carried to the patient
+    assert patients.loc["100", "schedule"] == "TAU" and patients.loc["101", "schedule"] == "BtheB"
+    assert set(patients["sex"]) == {"female", "male"} and patients["age_years"].notna().all()
+    rows = ds["assessments"].set_index(["patient_id", "time"])
+    assert rows.loc[("102", 0.0), "comorbid"] == "Diabetes" and rows.loc[("100", 0.0), "comorbid"] == "None of these"
+    assert rows.loc[("100", 0.0), "improved"] in ("Yes", "No")
+    # the declared outcome takes its label and range from the dictionary
+    spec = ds.outcomes["bdi"]
+    assert (spec.label, spec.low, spec.high, spec.integer) == ("Beck Depression Inventory", 0, 63, True)
+    assert any("calculated fields read as the numbers REDCap stored" in n for n in a.notes)
+
+
+def test_redcap_and_exports_give_the_same_compare_json(tmp_path, data):
+    """The same trial as four exports (dated) and as a REDCap project (events timed in weeks) gives the
+    same `outcomes compare` JSON: every table, model, mean and contrast. (The built-in leg_pain is the
+    outcome compared; the declared bdi is read and summarised in both.)"""
+    assert len([ln for ln in REDCAP_TOML.splitlines() if ln.strip()]) <= 20
+    exports = compare_document(write_exports(tmp_path / "exports", data), tmp_path / "out1")
+    redcap = compare_document(write_redcap(tmp_path / "redcap", data), tmp_path / "out2")
+    assert exports["rows"] and exports["models"]
+    assert same_analysis(exports, redcap) == []
+    assert Cohort.from_folder(tmp_path / "redcap").changes.query("outcome == 'bdi'")["change"].notna().sum() > 20
+
+
+def test_a_choice_code_not_in_the_dictionary_quarantines_with_file_line_field_and_value(tmp_path, data):
+    records = redcap_records(data)
+    line = _line_of(records, "104", "baseline_arm_1")
+    rows = records.splitlines()
+    rows[line - 1] = rows[line - 1].replace("104,baseline_arm_1,,,1,", "104,baseline_arm_1,,,3,", 1)
+    later = _line_of(records, "105", "week_2_arm_1")
+    cells = rows[later - 1].split(",")
+    cells[14] = "7"  # improved (yes/no) = 7
+    rows[later - 1] = ",".join(cells)
+    ds = load_dataset(write_redcap(tmp_path, data, records="\n".join(rows) + "\n"))
+    p, a = ds.exports["patients"], ds.exports["assessments"]
+    bad = p.errors.set_index("rule").loc["redcap_choice"]
+    assert bad["column"] == "schedule" and bad["value"] == "3"
+    assert f"records.csv line {line}: arm = '3' is not a choice of arm in dictionary.csv (1, TAU | 2, BtheB)" \
+        in bad["reason"]
+    assert "104" not in set(ds["patients"]["patient_id"])
+    assert set(a.errors.loc[a.errors["rule"] == "foreign_key", "value"]) == {"104"}
+    row = a.errors.set_index("rule").loc["redcap_choice"]
+    assert (row["line"], row["column"], row["value"]) == (later, "improved", "7")
+    assert p.reconciles and a.reconciles and not ds.ok
+
+
+def test_missing_data_codes_and_out_of_range_values(tmp_path, data):
+    records = redcap_records(data)
+    rows = records.splitlines()
+    for pid, value in (("106", "UNK"), ("107", "70")):
+        line = _line_of(records, pid, "week_2_arm_1")
+        cells = rows[line - 1].split(",")
+        cells[13] = value  # bdi
+        rows[line - 1] = ",".join(cells)
+    ds = load_dataset(write_redcap(tmp_path, data, records="\n".join(rows) + "\n"))
+    a = ds.exports["assessments"]
+    assert a.errors["column"].tolist() == ["bdi"] and "70 is outside the allowed range 0–63" in a.errors["reason"][0]
+    assert pd.isna(ds["assessments"].set_index(["patient_id", "time"]).loc[("106", 2.0), "bdi"])
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda t, r, d: (t, r, [x for x in d if not x.startswith("improved,")]),
+     "records.csv has the column 'improved', which dictionary.csv does not define"),
+    (lambda t, r, d: (t, r.replace("comorbid___3,", "comorbid___3,comorbid___9,", 1), d),
+     "records.csv has the checkbox column 'comorbid___9', but dictionary.csv lists no choice '9'"),
+    (lambda t, r, d: (t.replace('"week_6_arm_1" = 6\n', ""), r, d),
+     'redcap_event_name = "week_6_arm_1" (first at line 7) is not in [time.visits]'),
+    (lambda t, r, d: (t, "\n".join(",".join(c for i, c in enumerate(ln.split(",")) if i != 5)
+                                   for ln in r.splitlines()) + "\n", d),
+     "[columns] age_years names the field 'age'; dictionary.csv defines it (form 'enrolment') but records.csv "
+     "does not have it"),
+    (lambda t, r, d: (t, r.replace("record_id,", "subject,", 1), d),
+     'its first column is "subject", but the first field of dictionary.csv (the record id) is "record_id"'),
+])
+def test_records_and_dictionary_that_do_not_match_exit_2_naming_file_and_field(tmp_path, data, capsys, change,
+                                                                                 expected):
+    toml, records, dictionary = change(REDCAP_TOML, redcap_records(data), list(DICTIONARY_ROWS))
+    folder = write_redcap(tmp_path, data, toml=toml, records=records, dictionary=dictionary)
+    with pytest.raises(UsageError) as exc:
+        load_dataset(folder)
+    assert expected in str(exc.value)
+    assert main(["validate", str(folder)]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_patient_level_field_that_differs_between_events_quarantines_the_patient(tmp_path, data):
+    records = redcap_records(data)
+    line = _line_of(records, "108", "week_4_arm_1")
+    rows = records.splitlines()
+    cells = rows[line - 1].split(",")
+    cells[5] = "99"  # age given again, differently, on a later event
+    rows[line - 1] = ",".join(cells)
+    ds = load_dataset(write_redcap(tmp_path, data, records="\n".join(rows) + "\n"))
+    err = ds.exports["patients"].errors.set_index("rule").loc["patient_level_varies"]
+    assert err["column"] == "age_years" and f"'99' (line {line})" in err["reason"]
+
+
+def test_data_access_group_maps_to_site_and_a_dated_export_reads_dates(tmp_path):
+    records = ("record_id,redcap_event_name,redcap_data_access_group,enrolled,arm,visit_date,leg_pain\n"
+               "1,baseline_arm_1,north,2025-01-06,1,2025-01-06,7\n1,week_4_arm_1,,,,2025-02-03,4\n"
+               "2,baseline_arm_1,south,2025-01-13,2,2025-01-13,6\n2,week_4_arm_1,,,,2025-02-10,5\n")
+    rows = ['record_id,enrolment,,text,"Record ID",,,,,,,,,,,,,',
+            'enrolled,enrolment,,text,"Enrolled",,,date_ymd,,,,,,,,,,',
+            'arm,enrolment,,dropdown,"Arm","1, A | 2, B",,,,,,,,,,,,',
+            'visit_date,visit,,text,"Visit date",,,date_ymd,,,,,,,,,,',
+            'leg_pain,visit,,text,"Leg pain",,,integer,0,10,,,,,,,,']
+    toml = ('[source]\nlayout = "redcap"\nfile = "records.csv"\ndictionary = "dictionary.csv"\n[columns]\n'
+            'schedule = "arm"\nsite_id = "redcap_data_access_group"\nenrolled_on = "enrolled"\n'
+            'assessed_on = "visit_date"\n')
+    ds = load_dataset(write_redcap(tmp_path, {}, toml=toml, records=records, dictionary=rows))
+    assert ds.ok
+    assert dict(zip(ds["patients"]["patient_id"], ds["patients"]["site_id"])) == {"1": "north", "2": "south"}
+    assert ds["assessments"]["assessed_on"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2025-01-06", "2025-02-03", "2025-01-13", "2025-02-10"]
