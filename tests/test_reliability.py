@@ -262,3 +262,20 @@ def test_overlong_output_name_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="at most 255"):
         with output_set(tmp_path / ("x" * 300), command="t"):
             pass
+
+
+def test_a_patient_code_starting_with_a_dash_is_a_value(tmp_path, capsys):
+    from outcomes.cli import main
+
+    d = _dataset(tmp_path, SESSIONS_HEAD)
+    assert main(["patients", str(d), "--out", str(tmp_path / "o"), "--patient", "-rf", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown patient id(s) '-rf'" in err
+
+
+def test_a_column_map_that_is_a_device_is_refused(tmp_path, capsys):
+    from outcomes.cli import main
+
+    d = _dataset(tmp_path, SESSIONS_HEAD)
+    assert main(["validate", str(d), "--columns", "/dev/zero"]) == 2
+    assert "not a regular file" in capsys.readouterr().err

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_values_starting_with_dash(parser, list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -99,6 +99,29 @@ def main(argv: Sequence[str] | None = None) -> int:
              "the permissions or choose another --out folder, then run again.")
         _silence_stdout()
         return EXIT_ENVIRONMENT
+
+
+def _values_starting_with_dash(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--patient -rf`` → ``--patient=-rf``: a value such as a patient code may start with a dash.
+
+    argparse reads any ``-x`` token as an option; a token that is not one of the command's
+    options and follows an option that takes a value is that option's value.
+    """
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    command = next((t for t in argv if not t.startswith("-")), None)
+    if sub is None or command not in sub.choices:
+        return argv
+    actions = {o: a for a in sub.choices[command]._actions for o in a.option_strings}
+    out: list[str] = []
+    for token in argv:
+        prev = out[-1] if out else ""
+        takes_value = prev in actions and actions[prev].nargs != 0 and not isinstance(
+            actions[prev], (argparse._StoreConstAction, argparse._StoreTrueAction, argparse._HelpAction))
+        if takes_value and token.startswith("-") and not token.startswith("--") and token not in actions:
+            out[-1] = f"{prev}={token}"
+            continue
+        out.append(token)
+    return out
 
 
 def _say(message: str) -> None:

@@ -129,6 +129,15 @@ def clinic_timezone() -> str:
 SERIAL_MIN, SERIAL_MAX = 20000, 80000
 
 
+def _iso_naive(candidates: pd.Series) -> pd.Series | None:
+    """ISO 8601 values parsed (NaT where not ISO); None when any value carries a UTC offset."""
+    try:
+        values = pd.to_datetime(candidates, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):  # offsets mixed with naive values
+        return None
+    return None if getattr(values.dt, "tz", None) is not None else values
+
+
 @dataclass
 class DateColumn:
     """One date or datetime column split into what is settled and what waits for the date order.
@@ -163,15 +172,18 @@ class DateColumn:
         if not pd.api.types.is_string_dtype(s.dtype):
             missing |= s.isna().to_numpy()
         # pandas' ISO8601 reader completes "2025" and "2025-03" to the 1st: keep them out of it
-        partial = text.str.fullmatch(_PARTIAL).fillna(False).to_numpy(dtype=bool) & ~missing
-        offset = text.str.fullmatch(_OFFSET).fillna(False).to_numpy(dtype=bool) & ~missing
-        candidates = text.where(~(missing | partial | offset))
-        try:
-            values = pd.to_datetime(candidates, format="ISO8601", errors="coerce")
-            if getattr(values.dt, "tz", None) is not None:
-                raise ValueError("time zones")
-        except (ValueError, TypeError):
-            values = pd.Series(pd.NaT, index=index)
+        # (a partial date is at most 7 characters, so only short values are matched)
+        partial = np.zeros(len(text), dtype=bool)
+        short = (text.str.len() <= 7).to_numpy(dtype=bool) & ~missing
+        if short.any():
+            partial[short] = text[short].str.fullmatch(_PARTIAL).fillna(False).to_numpy(dtype=bool)
+        offset = np.zeros(len(text), dtype=bool)
+        values = _iso_naive(text.where(~(missing | partial)))
+        if values is None:  # UTC offsets somewhere: take them out and parse them on their own
+            offset = text.str.fullmatch(_OFFSET).fillna(False).to_numpy(dtype=bool) & ~missing
+            values = _iso_naive(text.where(~(missing | partial | offset)))
+            if values is None:
+                values = pd.Series(pd.NaT, index=index)
         values = values.astype("datetime64[us]")
         problem = pd.Series(0, index=index, dtype=np.int8)
         problem[partial] = _PARTIAL_CODE

@@ -89,10 +89,14 @@ def load_column_map(path: str | os.PathLike[str], schemas: Mapping[str, TableSch
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"Column map {p} is a folder; give the JSON file to --columns.")
+    if p.exists() and not p.is_file():
+        raise UsageError(f"Column map {p} is not a regular file (a device or pipe); give the JSON file to --columns.")
     try:
-        if p.stat().st_size > 1 << 20:
+        with open(p, "rb") as fh:
+            data = fh.read((1 << 20) + 1)
+        if len(data) > 1 << 20:
             raise UsageError(f"Column map {p} is over 1 MB; a column map is a short JSON object.")
-        raw = json.loads(p.read_text(encoding="utf-8-sig"))
+        raw = json.loads(data.decode("utf-8-sig"))
     except FileNotFoundError:
         raise UsageError(f"Column map {p} not found. Check the path given to --columns.") from None
     except OSError as exc:
@@ -406,7 +410,7 @@ def _read_csv_fast(path: Path, encoding: str, delimiter: str, names: list[str]) 
     try:
         table = pv.read_csv(
             path,
-            read_options=pv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24,
+            read_options=pv.ReadOptions(column_names=names, skip_rows=1,
                                         encoding="utf8" if encoding == "utf-8-sig" else encoding),
             parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                           ignore_empty_lines=False, invalid_row_handler=on_invalid),
