@@ -95,3 +95,27 @@ def test_dataset_option_takes_a_description_from_elsewhere(tmp_path, capsys):
     desc.write_text(text, encoding="utf-8")
     assert main(["validate", str(data), "--dataset", str(desc), "--format", "json"]) == 0
     assert '"filtered": {}' in capsys.readouterr().out
+
+
+def test_redcap_and_adam_folders_get_their_own_starter_that_check_accepts(tmp_path, capsys):
+    from _interop import trial, write_adam, write_redcap
+
+    data = trial(n=12)
+    for name, writer, layout in (("redcap", write_redcap, "redcap"), ("adam", write_adam, "adam")):
+        folder = writer(tmp_path / name, data)
+        (folder / "dataset.toml").unlink()
+        target = folder / "dataset.toml"
+        assert main(["describe", str(folder), "--write", str(target)]) == 0
+        doc = tomllib.loads(target.read_text(encoding="utf-8"))
+        assert doc["source"]["layout"] == layout
+        if layout == "redcap":
+            assert doc["source"]["dictionary"] == "dictionary.csv" and doc["columns"]["schedule"] == "arm"
+            assert doc["time"] == {"unit": "week", "visits": {"baseline_arm_1": 0, "week_2_arm_1": 2,
+                                                              "week_4_arm_1": 4, "week_6_arm_1": 6}}
+            assert set(doc["outcomes"]) == {"leg_pain", "bdi"}  # not the repeating session log's minutes
+        else:
+            assert doc["source"]["subjects"] == "adsl.csv" and doc["time"]["column"] == "AVISITN"
+            assert {o["paramcd"] for o in doc["outcomes"].values()} == {"LEGPAIN", "BDI", "QSALL"}
+        capsys.readouterr()
+        assert main(["describe", str(folder), "--check", str(target)]) == 0
+        assert f"describes the data: layout {layout}" in capsys.readouterr().out

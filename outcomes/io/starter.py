@@ -15,6 +15,17 @@ The guesses, each written with a comment so a person can check it:
   the observed ones and the direction is *lower is better* until a person says otherwise;
 * **missing**: texts that sit in otherwise numeric columns (``NaN``, ``<undefined>``, ``.``).
 
+Two other systems' exports are recognised and get their own layout:
+
+* **REDCap** (``layout = "redcap"``): a CSV with a ``redcap_event_name`` column (or whose first
+  column is the first field of the dictionary) beside REDCap's data dictionary CSV (the header
+  ``Variable / Field Name``); each event gets a time in ``[time.visits]`` (read from names like
+  ``week_4_arm_1``, else numbered in order), fields named like an arm, age or sex are mapped,
+  and numeric fields that vary within a record become outcomes (label and range from the
+  dictionary);
+* **ADaM** (``layout = "adam"``): a BDS dataset (``USUBJID``, ``PARAMCD``, ``AVAL``) beside an
+  ADSL (``USUBJID`` without ``PARAMCD``); each parameter becomes an outcome with its ``paramcd``.
+
 The starter passes ``--check`` as written; what it guessed is marked ``CHECK``.
 """
 
@@ -51,7 +62,8 @@ _UNIT_LETTERS = {"m": "month", "mo": "month", "month": "month", "w": "week", "wk
 
 
 def data_file(data: Path) -> Path | None:
-    """The single data file of ``data`` (a file, or a folder holding exactly one), or None for exports."""
+    """The single data file of ``data`` (a file, or a folder holding exactly one, or a REDCap or ADaM
+    pair: then the records or BDS file), or None for exports."""
     if data.is_file():
         return data
     if not data.is_dir():
@@ -59,6 +71,9 @@ def data_file(data: Path) -> Path | None:
     if find_export(data, "patients") and find_export(data, "assessments"):
         return None
     files = sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    pair = _interop(files)
+    if pair is not None:
+        return pair[1]
     if len(files) == 1:
         return files[0]
     if not files:
@@ -152,6 +167,12 @@ def starter_description(data: Path) -> str:
     path = data_file(data)
     if path is None:
         return _exports_starter(data)
+    pair = _interop(sorted(p for p in path.parent.iterdir() if p.is_file() and p.suffix.lower() == ".csv"),
+                    main=path)
+    if pair is not None and pair[0] == "redcap":
+        return _redcap_starter(pair[1], pair[2])
+    if pair is not None:
+        return _adam_starter(pair[1], pair[2])
     read = _read(path)
     frame = read.frame
     columns = [str(c) for c in frame.columns]
@@ -332,3 +353,163 @@ def _exports_starter(folder: Path) -> str:
         "", "# [outcomes.bdi]            # an outcome of your own, a column of the assessments",
         "# label = \"Beck Depression Inventory\"", "# min = 0", "# max = 63", "# higher_is_better = false",
         "", "# [covariates]", "# bmi = \"numeric\"", ""])
+
+
+# --------------------------------------------------------------------------- REDCap and ADaM
+
+
+def _header(path: Path) -> list[str]:
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return [h.strip() for h in next(csv.reader(fh), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+def _interop(files: list[Path], *, main: Path | None = None) -> tuple[str, Path, Path] | None:
+    """("redcap", records, dictionary) or ("adam", bds, adsl) among ``files`` (CSV), else None."""
+    csvs = [p for p in files if p.suffix.lower() == ".csv"]
+    headers = {p: _header(p) for p in csvs}
+    dictionaries = [p for p, h in headers.items() if h and h[0].lower() in ("variable / field name", "field_name")]
+    if dictionaries:
+        for p, h in headers.items():
+            if p in dictionaries or (main is not None and p != main):
+                continue
+            if "redcap_event_name" in h or (h and _first_field(dictionaries[0]) == h[0]):
+                return "redcap", p, dictionaries[0]
+    bds = [p for p, h in headers.items() if {"USUBJID", "PARAMCD", "AVAL"} <= set(h)
+           and (main is None or p == main)]
+    adsl = [p for p, h in headers.items() if "USUBJID" in h and "PARAMCD" not in h]
+    if bds and adsl:
+        return "adam", bds[0], min(adsl, key=lambda p: (not p.stem.lower().startswith("adsl"), p.name))
+    return None
+
+
+def _first_field(dictionary: Path) -> str | None:
+    import csv
+
+    try:
+        with open(dictionary, encoding="utf-8-sig", newline="") as fh:
+            rows = csv.reader(fh)
+            next(rows, None)
+            first = next(rows, None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return first[0].strip() if first else None
+
+
+_EVENT_TIME = re.compile(r"(?P<unit>minute|min|hour|hr|day|week|wk|month|mo|m|w|d|h)[_ ]?(?P<n>\d+(?:\.\d+)?)",
+                         re.IGNORECASE)
+
+
+def _redcap_starter(records: Path, dictionary: Path) -> str:
+    from ..measures.instruments import BUILTIN_OUTCOMES
+    from .redcap import read_dictionary
+
+    d = read_dictionary(dictionary)
+    frame = _read(records).frame
+    columns = [str(c) for c in frame.columns]
+    first = columns[0] if columns else d.first
+    out = [f"# Dataset description for {records.name}, a REDCap records export (raw codes), and its data",
+           f"# dictionary {dictionary.name}; guessed by `outcomes describe` (DESIGN.md §2a). Lines marked CHECK are",
+           f"# guesses: correct them, then run  outcomes describe {records.parent} --check <this file>",
+           "", "[source]", 'layout = "redcap"', f"file = {_q(records.name)}", f"dictionary = {_q(dictionary.name)}",
+           '# missing = ["UNK", "NASK"]  # REDCap missing-data codes used in this project, if any',
+           "", f"[columns]                  # contract name = your field ({first}, the first field, is the patient)"]
+    fields = [n for n in d.fields if n in columns or d.fields[n].type == "checkbox"]
+    arm = next((n for n in fields if n.lower() in _ARM_NAMES and d.fields[n].choices), None)
+    if arm:
+        out.append(f"schedule = {_q(arm)}           # CHECK: the arm ({d.fields[arm].choices_text})")
+    else:
+        out.append('# schedule = "..."          # the arm: no radio or dropdown field named like an arm was found')
+    mapped = {first, *([arm] if arm else [])}
+    for n in fields:
+        target = _PATIENT_NAMES.get(n.lower())
+        if target and n not in mapped and not any(line.startswith(f"{target} =") for line in out):
+            f = d.fields[n]
+            labels = {v.strip().lower() for v in (f.choices or {}).values()}
+            if target == "sex" and not labels <= {"female", "male", "other", "unknown"}:
+                continue
+            out.append(f"{target} = {_q(n)}")
+            mapped.add(n)
+    if "redcap_data_access_group" in columns:
+        out.append('site_id = "redcap_data_access_group"   # the data access group is the site')
+    events = []
+    if "redcap_event_name" in frame.columns:
+        events = list(dict.fromkeys(str(v).strip() for v in frame["redcap_event_name"] if str(v).strip()))
+    if events:
+        found = [_EVENT_TIME.search(re.sub(r"_arm_\d+$", "", e)) for e in events]
+        units = [_UNIT_LETTERS.get(m.group("unit").lower(), "visit") for m in found if m]
+        unit = max(set(units), key=units.count) if units and len(units) >= len(events) - 1 else "visit"
+        times = []
+        for i, (e, m) in enumerate(zip(events, found)):
+            same = m is not None and _UNIT_LETTERS.get(m.group("unit").lower(), "visit") == unit and unit != "visit"
+            times.append(float(m.group("n")) if same else (0.0 if i == 0 or unit == "visit" and i == 0 else None))
+        if unit == "visit" or any(t is None for t in times[1:]):
+            unit, times = "visit", [float(i) for i in range(len(events))]
+        out += ["", "[time]", f"unit = {_q(unit)}{' ' * max(1, 20 - len(unit))}# CHECK: the unit of the times below",
+                "[time.visits]              # CHECK: each unique event name = its time since enrolment"]
+        out += [f"{_q(e)} = {_num(t if t is not None else 0)}" for e, t in zip(events, times)]
+    else:
+        out += ["", "# No redcap_event_name: map the dates instead, e.g. enrolled_on = \"date_enrolled\" and",
+                "# assessed_on = \"visit_date\" in [columns]."]
+    pid = frame[first].astype(str).str.strip() if first in frame.columns else None
+    repeating = (set(frame["redcap_repeat_instrument"].astype(str).str.strip()) - {""}
+                 if "redcap_repeat_instrument" in frame.columns else set())
+    for n in fields:
+        f = d.fields[n]
+        if f.form in repeating:  # a repeating instrument's rows share their event: not one value per visit
+            continue
+        if n in mapped or n not in frame.columns or not (f.numeric or (f.type in ("radio", "dropdown") and f.min is not None)):
+            continue
+        values = pd.to_numeric(frame[n].astype(str).str.strip(), errors="coerce")
+        if pid is None or not (values.groupby(pid.to_numpy()).nunique() > 1).any():
+            continue
+        out += ["", f"[outcomes.{n}]" if re.fullmatch(r"[a-z][a-z0-9_]{0,63}", n) else
+                f"[outcomes.{_outcome_name(n, set())}]"]
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", n):
+            out.append(f"column = {_q(n)}")
+        if n in BUILTIN_OUTCOMES:
+            out.append(f"# built in: {BUILTIN_OUTCOMES.label(n)} ({BUILTIN_OUTCOMES[n].range_text})")
+            continue
+        out.append(f"# label {_q(f.label)} and range {'' if f.min is None else _num(f.min)}–"
+                   f"{'' if f.max is None else _num(f.max)} come from {dictionary.name}")
+        out.append("higher_is_better = false     # CHECK: the direction was not guessed")
+    return "\n".join(out) + "\n"
+
+
+def _adam_starter(bds: Path, adsl: Path) -> str:
+    from ..measures.instruments import BUILTIN_OUTCOMES
+
+    frame = _read(bds).frame
+    cols = [str(c) for c in frame.columns]
+    out = [f"# Dataset description for the ADaM datasets {bds.name} (BDS) and {adsl.name} (ADSL), guessed by",
+           "# `outcomes describe` (DESIGN.md §2a). Lines marked CHECK are guesses: correct them, then run",
+           f"#   outcomes describe {bds.parent} --check <this file>",
+           "# USUBJID is the patient, TRT01P (else ARM) the arm, AGE, SEX and SITEID are read, and ITTFL = \"Y\"",
+           "# (else RANDFL) is the randomised population; [columns] can name others.",
+           "", "[source]", 'layout = "adam"', f"file = {_q(bds.name)}", f"subjects = {_q(adsl.name)}", "", "[time]"]
+    if "AVISITN" in cols:
+        labels = " ".join(frame["AVISIT"].astype(str).head(200)) if "AVISIT" in cols else ""
+        unit = next((u for word, u in (("week", "week"), ("month", "month"), ("day", "day"), ("hour", "hour"))
+                     if word in labels.lower()), "visit")
+        out += [f"unit = {_q(unit)}{' ' * max(1, 20 - len(unit))}# CHECK: AVISITN is the time since enrolment "
+                "in this unit", 'column = "AVISITN"']
+    elif "ADY" in cols:
+        out += ['unit = "day"', 'column = "ADY"               # study day (day 1 = time 0)']
+    else:
+        out += ['unit = "date"                # ADT, with RANDDT (else TRTSDT) in ADSL as the enrolment']
+    code = frame["PARAMCD"].astype(str).str.strip()
+    taken: set[str] = set()
+    for c in dict.fromkeys(v for v in code if v):
+        name = _outcome_name(c, taken)
+        label = str(frame.loc[code == c, "PARAM"].iloc[0]) if "PARAM" in cols else c
+        values = pd.to_numeric(frame.loc[code == c, "AVAL"], errors="coerce")
+        out += ["", f"[outcomes.{name}]", f"paramcd = {_q(c)}"]
+        if name in BUILTIN_OUTCOMES:
+            continue
+        out.append(f"label = {_q(label)}")
+        out += _range_lines(values)
+    return "\n".join(out) + "\n"
