@@ -317,7 +317,7 @@ def _typed_covariates(patients: pd.DataFrame, covariates: dict[str, str]) -> pd.
 
 
 def _frames_provenance() -> dict[str, Any]:
-    from . import __version__
+    from ._version import __version__
 
     return {"package": "outcomes", "version": __version__, "inputs": {}, "dataset": "(frames)",
             "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}

@@ -182,7 +182,7 @@ def _exchange(a: Path, b: Path) -> bool:
 def _write_manifest(staging: Path, command: str) -> None:
     files = {str(p.relative_to(staging)): p.stat().st_size
              for p in sorted(staging.rglob("*")) if p.is_file() and p.name != INCOMPLETE_MARKER}
-    from . import __version__
+    from ._version import __version__
 
     doc = {"command": f"outcomes {command}", "version": __version__,
            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

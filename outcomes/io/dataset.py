@@ -113,7 +113,7 @@ class Dataset:
         return out
 
     def provenance(self) -> dict[str, Any]:
-        from .. import __version__
+        from .._version import __version__
 
         files = {name: {"path": str(r.path), "sha256": _sha256(r.path)}
                  for name, r in self.exports.items() if r.path is not None and r.path.is_file()}

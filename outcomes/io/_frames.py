@@ -1,0 +1,122 @@
+"""What every reader returns (:class:`ReadResult`) and the steps they share: header checks and
+:func:`_finish` (strip text, count and drop blank rows, index by line number)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import FileRejected
+
+__all__ = ["MAX_COLUMNS", "ReadResult"]
+
+#: Resource limits: an export wider than this is not a table of records (10,000 columns took minutes).
+MAX_COLUMNS = 1000
+
+
+@dataclass
+class ReadResult:
+    """What a reader produced and what it did to get there."""
+
+    export: str
+    path: Path
+    frame: pd.DataFrame  # original values, canonical names; index = line number
+    rows_read: int
+    blank_skipped: int
+    file_format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal: str = "."
+    sheet: str | None = None
+    renamed: dict[str, str] = field(default_factory=dict)
+    extra_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: Lines of records with more fields than the header (quarantined by the validator).
+    surplus_lines: list[int] = field(default_factory=list)
+    #: Records that swallowed following lines through an unclosed quote: first line → (last line, column).
+    unclosed_quotes: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+    def detected(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": self.file_format}
+        if self.encoding:
+            out["encoding"] = self.encoding
+        if self.delimiter:
+            out["delimiter"] = self.delimiter
+            out["decimal"] = self.decimal
+        if self.sheet:
+            out["sheet"] = self.sheet
+        return out
+
+
+
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
+
+
+def _check_width(path: Path, width: int) -> None:
+    if width > MAX_COLUMNS:
+        raise FileRejected(str(path), f"has {width:,} columns; an export has at most {MAX_COLUMNS:,}.",
+                           "Check that this is the right file (a table of records, one per row), or keep only "
+                           "the columns the analysis needs.", line=1, rule="too_many_columns")
+
+
+def _check_duplicate_header(path: Path, header: list[str], what: str) -> None:
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header, start=1):
+        if not h:
+            continue
+        key = h.lower()
+        if key in seen:
+            raise FileRejected(
+                str(path), f"the {what} name {h!r} appears twice (columns {seen[key]} and {i}).",
+                "Each column must have its own name: remove or rename one of them.",
+                column=h, line=1, rule="duplicate_header",
+            )
+        seen[key] = i
+
+
+def _finish(path: Path, export: str, frame: pd.DataFrame, lines: np.ndarray, fmt: str,
+            notes: list[str], surplus: np.ndarray | None = None, **detected: Any) -> ReadResult:
+    """Strip text, drop blank rows (counted) and index the frame by line number."""
+    rows_read = len(frame)
+    text_cols = [c for c in frame.columns if _is_text(frame[c])]
+    for col in text_cols:
+        s = frame[col]
+        if s.dtype == object or s.hasnans:
+            s = s.fillna("").astype(str)
+        frame[col] = s.str.strip()
+    # A blank row is empty in every column: narrow the candidates column by column.
+    blank = np.ones(rows_read, dtype=bool)
+    for col in frame.columns:
+        if not blank.any():
+            break
+        cand = np.flatnonzero(blank)
+        s = frame[col].iloc[cand]
+        empty = (s.str.len() == 0) if col in text_cols else s.isna()
+        blank[cand[~empty.to_numpy(dtype=bool)]] = False
+    # Columns without a header that hold nothing are export artefacts (trailing delimiters).
+    empty_unnamed = [c for c in frame.columns if str(c).startswith("unnamed_")
+                     and (frame[c].astype(str) == "").all()]
+    if empty_unnamed:
+        frame = frame.drop(columns=empty_unnamed)
+    if surplus is not None:
+        blank &= ~surplus
+    blank_skipped = int(blank.sum())
+    if blank_skipped:
+        frame = frame.loc[~blank]
+        lines = lines[~blank]
+        notes.append(f"{blank_skipped} blank row{'s' if blank_skipped != 1 else ''} skipped")
+    surplus_lines = [] if surplus is None else lines[surplus[~blank]].tolist()
+    frame.index = pd.Index(lines, name="line")
+    if rows_read == 0:
+        notes.append("the file has column names but no rows")
+    return ReadResult(
+        export=export, path=path, frame=frame, rows_read=rows_read, blank_skipped=blank_skipped,
+        file_format=fmt, notes=notes, surplus_lines=surplus_lines, **detected,
+    )
+
+
