@@ -89,6 +89,8 @@ def main() -> None:
     print(f"memory: accepted frames {frames / mb:,.0f} MB; peak RSS {r['peak_rss'] / mb:,.0f} MB "
           f"(interpreter + libraries {r['baseline_rss'] / mb:,.0f} MB); "
           f"peak above baseline = {(r['peak_rss'] - r['baseline_rss']) / max(frames, 1):.2f} x the frames")
+    print(f"memory per patient (peak above baseline / patients): "
+          f"{(r['peak_rss'] - r['baseline_rss']) / args.patients / 1024:,.1f} KB")
 
 
 if __name__ == "__main__":
