@@ -157,3 +157,35 @@ def test_data_access_group_maps_to_site_and_a_dated_export_reads_dates(tmp_path)
     assert dict(zip(ds["patients"]["patient_id"], ds["patients"]["site_id"])) == {"1": "north", "2": "south"}
     assert ds["assessments"]["assessed_on"].dt.strftime("%Y-%m-%d").tolist() == [
         "2025-01-06", "2025-02-03", "2025-01-13", "2025-02-10"]
+
+
+def test_a_repeating_session_log_instrument_is_read_as_sessions(tmp_path):
+    records = ("record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,enrolled,arm,"
+               "visit_date,leg_pain,log_date,log_level\n"
+               "1,baseline_arm_1,,,2025-01-06,1,2025-01-06,7,,\n"
+               "1,baseline_arm_1,glide_log,1,,,,,2025-01-07,1\n"
+               "1,baseline_arm_1,glide_log,2,,,,,2025-01-09,2\n"
+               "1,week_4_arm_1,,,,,2025-02-03,4,,\n"
+               "1,week_4_arm_1,glide_log,1,,,,,2025-02-04,x\n")
+    rows = ['record_id,enrolment,,text,"Record ID",,,,,,,,,,,,,',
+            'enrolled,enrolment,,text,"Enrolled",,,date_ymd,,,,,,,,,,',
+            'arm,enrolment,,dropdown,"Arm","1, A | 2, B",,,,,,,,,,,,',
+            'visit_date,visit,,text,"Visit date",,,date_ymd,,,,,,,,,,',
+            'leg_pain,visit,,text,"Leg pain",,,integer,0,10,,,,,,,,',
+            'log_date,glide_log,,text,"Session date",,,date_ymd,,,,,,,,,,',
+            'log_level,glide_log,,text,"Glide level",,,integer,1,8,,,,,,,,']
+    toml = ('[source]\nlayout = "redcap"\nfile = "records.csv"\ndictionary = "dictionary.csv"\n'
+            'sessions = "glide_log"\n[columns]\nschedule = "arm"\nenrolled_on = "enrolled"\nassessed_on = "visit_date"\n'
+            'performed_at = "log_date"\nlevel = "log_level"\n')
+    ds = load_dataset(write_redcap(tmp_path, {}, toml=toml, records=records, dictionary=rows))
+    s, a = ds.exports["sessions"], ds.exports["assessments"]
+    assert (s.rows_read, s.accepted, s.quarantined) == (3, 2, 1) and s.reconciles
+    assert ds["sessions"]["session_id"].tolist() == ["1-baseline_arm_1-1", "1-baseline_arm_1-2"]
+    assert ds["sessions"]["level"].tolist() == [1, 2]
+    assert s.errors["line"].tolist() == [6] and s.errors["column"].tolist() == ["level"]
+    assert a.accepted == 2 and a.filtered == {"rows of the glide_log instrument (read as sessions)": 3}
+    assert a.reconciles
+    with pytest.raises(UsageError, match='sessions = "glide_logs" is not an instrument of dictionary.csv. '
+                                         'Did you mean "glide_log"'):
+        load_dataset(write_redcap(tmp_path, {}, toml=toml.replace('"glide_log"', '"glide_logs"'), records=records,
+                                  dictionary=rows))

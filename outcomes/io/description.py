@@ -57,7 +57,7 @@ _FILE_WHAT = {"long": "the long file", "wide": "the wide file", "redcap": "the R
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 _SECTIONS = ("source", "columns", "values", "filter", "time", "outcomes", "covariates")
-_SOURCE_KEYS = ("layout", "file", "sheet", "missing", "dictionary", "subjects")
+_SOURCE_KEYS = ("layout", "file", "sheet", "missing", "dictionary", "subjects", "sessions")
 _FILTER_KEYS = ("column", "keep", "drop", "at_least", "at_most", "not_missing")
 _TIME_KEYS = ("unit", "column", "visits")
 _OUTCOME_KEYS = ("label", "unit", "min", "max", "higher_is_better", "integer", "mcid", "column", "columns",
@@ -169,6 +169,9 @@ class DatasetDescription:
         REDCap: the data dictionary CSV.
     subjects : Path or None
         ADaM: the subject-level dataset (ADSL).
+    sessions : str or None
+        REDCap: the repeating instrument whose rows are the session log (its fields are mapped to
+        the sessions contract in ``[columns]``).
     sheet : str or None
         The sheet of an ``.xlsx`` file.
     missing : tuple of str
@@ -191,6 +194,7 @@ class DatasetDescription:
     missing: tuple[str, ...] = ()
     dictionary: Path | None = None
     subjects: Path | None = None
+    sessions: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     filters: tuple[RowFilter, ...] = ()
@@ -210,7 +214,8 @@ class DatasetDescription:
         return {
             "path": None if self.path is None else str(self.path), "layout": self.layout,
             "file": None if self.file is None else str(self.file), "sheet": self.sheet,
-            **{k: str(getattr(self, k)) for k in ("dictionary", "subjects") if getattr(self, k) is not None},
+            **{k: str(getattr(self, k)) for k in ("dictionary", "subjects", "sessions")
+               if getattr(self, k) is not None},
             "missing": list(self.missing), "columns": dict(self.columns), "values": self.values,
             "filters": [f.text for f in self.filters],
             "time": {"unit": self.time.unit, "column": self.time.column,
@@ -272,7 +277,8 @@ class _Problems:
 
 
 def _contract_fields(schemas: dict[str, TableSchema], layout: str) -> list[str]:
-    names = ["patients", "assessments"] if layout != "exports" else list(schemas)
+    names = {"exports": list(schemas), "redcap": ["patients", "assessments", "sessions"]}.get(
+        layout, ["patients", "assessments"])
     return list(dict.fromkeys(f for n in names for f in schemas[n].field_names))
 
 
@@ -347,6 +353,14 @@ def parse_description(data: dict[str, Any], *, path: Path | None = None,
             problems.add(f"[source] layout = {_show(layout)} needs {key} = \"...\" ({what[layout]}, relative "
                          "to this description).")
     file = files["file"]
+    sessions = source.get("sessions")
+    if sessions is not None:
+        if layout != "redcap":
+            problems.add("[source] sessions is only for layout \"redcap\" (the repeating instrument holding the "
+                         "session log).")
+        elif not isinstance(sessions, str) or not sessions.strip():
+            problems.add(f"[source] sessions must be an instrument name in quotes, e.g. \"session_log\", got "
+                         f"{_show(sessions)}.")
     sheet = source.get("sheet")
     if sheet is not None and (not isinstance(sheet, str) or not sheet.strip()):
         problems.add(f"[source] sheet must be a sheet name in quotes, got {_show(sheet)}.")
@@ -358,6 +372,12 @@ def parse_description(data: dict[str, Any], *, path: Path | None = None,
 
     fields = _contract_fields(schemas, layout)
     columns = _table(data, "columns", problems)
+    if layout == "redcap" and sessions is None:
+        session_only = [k for k in columns if k in schemas["sessions"].field_names
+                        and k not in _contract_fields(schemas, "long")]
+        if session_only:
+            problems.add(f"[columns] {session_only[0]} is a sessions column: name the session-log instrument with "
+                         "[source] sessions = \"...\".")
     for key, value in columns.items():
         if key not in fields:
             problems.add(f"[columns]: {_show(key)} is not a contract column.{_suggest(key, fields)} "
@@ -410,6 +430,7 @@ def parse_description(data: dict[str, Any], *, path: Path | None = None,
         outcomes = with_dictionary(outcomes, files["dictionary"], where)
     return DatasetDescription(path=path, layout=layout, file=file, sheet=sheet, missing=tuple(missing),
                               dictionary=files["dictionary"], subjects=files["subjects"],
+                              sessions=sessions if layout == "redcap" else None,
                               columns=dict(columns), values=values, filters=filters, time=time,
                               outcomes=outcomes, covariates=covariates)
 

@@ -330,6 +330,8 @@ def read_declared(description: DatasetDescription, schemas: dict[str, TableSchem
         else:
             exports = _wide(read, frame, filtered, description, schemas, date_order, validate_options)
     for name in ("prescriptions", "sessions"):
+        if name in exports:
+            continue
         exports[name] = ExportResult(export=name, path=None, status="absent_optional",
                                      notes=[f"no {name}: a {description.layout} file holds patients and "
                                             "assessments only"])

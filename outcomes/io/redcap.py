@@ -447,8 +447,17 @@ def read_redcap(description: DatasetDescription, schemas: dict[str, TableSchema]
                      f"{_listing(absent, 12)}")
     columns = dict(description.columns)
     columns.setdefault("patient_id", d.first)
+    check_columns(dataclasses.replace(description, layout="long", columns=columns, filters=()),
+                  [str(c) for c in frame.columns], file_label=records)
+    session_log = None
+    if description.sessions:
+        frame, session_log, cell_errors = _sessions(read, frame, description, d, columns, schemas, cell_errors,
+                                                    date_order, dates)
+        filtered[f"rows of the {description.sessions} instrument (read as sessions)"] = session_log.rows_read
+    s_only = set(schemas["sessions"].field_names) - set(schemas["patients"].field_names) \
+        - set(schemas["assessments"].field_names)
+    columns = {k: v for k, v in columns.items() if k not in s_only}
     as_long = dataclasses.replace(description, layout="long", columns=columns, filters=())
-    check_columns(as_long, [str(c) for c in frame.columns], file_label=records)
     renames = {src: dst for dst, src in columns.items()}
     for e in cell_errors:
         e["column"] = renames.get(e["column"], e["column"])
@@ -456,7 +465,50 @@ def read_redcap(description: DatasetDescription, schemas: dict[str, TableSchema]
     exports = _long(read, frame, filtered, as_long, schemas, date_order, {"dates": dates},
                     cell_errors=cell_errors)
     exports["patients"].source_rows = f"records found in {records}"
+    if session_log is not None:
+        exports["sessions"] = session_log
     return exports, []
+
+
+def _sessions(read: Any, frame: pd.DataFrame, description: DatasetDescription, d: RedcapDictionary,
+              columns: dict[str, str], schemas: dict[str, TableSchema], cell_errors: list[dict[str, Any]],
+              date_order: Any, dates: Any) -> tuple[pd.DataFrame, Any, list[dict[str, Any]]]:
+    """The rows of the session-log instrument as the sessions export (validated); the other rows."""
+    from .layouts import _declared, _read_like, _text, _with_errors
+    from .validate import validate_read
+
+    inst, records = description.sessions, read.path.name
+    forms = sorted(d.forms)
+    if inst not in forms:
+        raise UsageError(f"{description.label}: [source] sessions = {_show(inst)} is not an instrument of "
+                         f"{d.path.name}.{_suggest(str(inst), forms)} Its instruments: {_listing(forms)}.")
+    if not description.time.dated:
+        raise UsageError(f"{description.label}: a session log is dated, so reading the {inst} instrument as sessions "
+                         "needs the records timed by dates too: [time] unit = \"date\" with [columns] enrolled_on "
+                         "and assessed_on.")
+    if "redcap_repeat_instrument" not in frame.columns:
+        raise UsageError(f"{records} has no redcap_repeat_instrument column, so it holds no repeating instrument "
+                         f"{inst!r}; export the records with that instrument.")
+    is_log = (_text(frame["redcap_repeat_instrument"]).str.strip() == inst).to_numpy(dtype=bool, copy=True)
+    log = frame.loc[is_log]
+    schema = schemas["sessions"]
+    renames = {src: dst for dst, src in columns.items() if dst in schema.field_names}
+    log = log.rename(columns=renames)
+    if "session_id" not in renames.values():
+        event = (_text(log["redcap_event_name"]).str.strip() + "-") if "redcap_event_name" in log.columns else ""
+        log = log.assign(session_id=_text(log["patient_id"]).str.strip() + "-" + event
+                         + _text(log["redcap_repeat_instance"]).str.strip())
+    own = [c for c in log.columns if c in d.fields and d.fields[c].form == inst]
+    log = log[list(dict.fromkeys(["session_id", "patient_id", *renames.values(), *own]))]
+    extra = [c for c in log.columns if c not in schema.field_names]
+    notes = [f"the rows of the repeating instrument {inst} ({int(is_log.sum()):,}) are the session log"]
+    result = validate_read(_read_like(read, log, int(is_log.sum()), 0, notes, "sessions", extra), schema,
+                           date_order=date_order, dates=dates)
+    lines = set(log.index)
+    mine = [dict(e, column=renames.get(e["column"], e["column"])) for e in cell_errors if e["line"] in lines]
+    _with_errors(result, mine)
+    result = _declared(result, source_rows=f"rows of the {inst} instrument in {records}")
+    return frame.loc[~is_log], result, [e for e in cell_errors if e["line"] not in lines]
 
 
 def _check_events(frame: pd.DataFrame, description: DatasetDescription, records: str,
