@@ -69,7 +69,7 @@ def main() -> None:
     print(f"scale: {args.patients:,} patients, 3 arms, {len(sim.assessments):,} assessments, no sessions")
     print(f"outcomes compare --plan: {seconds:.1f} s end to end{' (under cProfile)' if args.profile else ''}, "
           f"exit {proc.returncode}; peak RSS of the child {peak:,.0f} MB (ru_maxrss; includes the parent's if larger)")
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in (0, 1) or not (out / "models.json").is_file():
         print(proc.stderr[-2000:])
         return
     models = json.loads((out / "models.json").read_text())
