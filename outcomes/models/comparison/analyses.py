@@ -112,12 +112,35 @@ def plan_sensitivity(frame: pd.DataFrame, *, outcome: str, reference: str, endpo
         mi = tp.imputation
         rows = tp.rows.assign(outcome=outcome)
         tipping = tp.tipping.assign(outcome=outcome)
-        tipping["sentence"] = tipping["sentence"].str.replace(" y values", f" {outcome} values", regex=False)
+        tipping["sentence"] = [_tipping_sentence(r, rows[rows["arm"] == r["arm"]], reference, outcome)
+                               for r in tipping.to_dict("records")]
         tp = _replace(tp, outcome=outcome, rows=rows, tipping=tipping,
                       imputation=_replace(mi, outcome=outcome))
         return tp.imputation, tp
     mi = multiple_imputation(data, **kw)
     return _replace(mi, outcome=outcome), None
+
+
+def _tipping_sentence(tip: dict[str, Any], rows: pd.DataFrame, reference: str, outcome: str) -> str:
+    """The tipping point in words: when a significant difference stops being one, or, when there was none,
+    what the largest shift does."""
+    arm = tip["arm"]
+    mar = f"{_num(tip['estimate_mar'])}, {_p(tip['p_value_mar'])}"
+    rows = rows.sort_values("delta")
+    if tip["significant_mar"]:
+        if math.isnan(tip["tipping_delta"]):
+            top = rows.iloc[-1]
+            return (f"{arm} vs {reference}: the difference under missing at random ({mar}) stays significant even "
+                    f"if the patients who left {arm} did {top['delta']:g} points worse on {outcome} than similar "
+                    f"patients who stayed ({_num(top['estimate'])}, {_p(top['p_value'])}).")
+        at = rows[rows["delta"] == tip["tipping_delta"]].iloc[0]
+        return (f"{arm} vs {reference}: the difference under missing at random ({mar}) is no longer significant if "
+                f"the patients who left {arm} did {at['delta']:g} points worse on {outcome} than similar patients "
+                f"who stayed ({_num(at['estimate'])}, {_p(at['p_value'])}): the tipping point.")
+    top = rows.iloc[-1]
+    return (f"{arm} vs {reference}: no difference is shown under missing at random ({mar}); if the patients who "
+            f"left {arm} did {top['delta']:g} points worse on {outcome} than similar patients who stayed, the "
+            f"difference would be {_num(top['estimate'])} ({_p(top['p_value'])}).")
 
 
 def _row(analysis: str, primary: bool, outcome: str, arm: str, reference: str, week: float, r: Any,
@@ -192,7 +215,7 @@ def answer(estimates: pd.DataFrame, *, label: str, unit: str, higher_is_better: 
     w = f"{week:g}"
     for r in prim.itertuples(index=False):
         p = r.p_adjusted if adjusted else r.p_value
-        ptxt = _p(p) + (f" ({r.method}-adjusted for {len(prim)} comparisons)" if adjusted else "")
+        ptxt = _p(p) + (f", {r.method.capitalize()}-adjusted for {len(prim)} comparisons" if adjusted else "")
         head = (f"{ANALYSIS_NAMES[r.analysis]}: {r.schedule} vs {r.reference} at week {w}, "
                 f"{_num(r.estimate)} {unit} (95 % CI {_num(r.ci_lower)} to {_num(r.ci_upper)}; {ptxt}).")
         if not np.isfinite(p) or p >= alpha:

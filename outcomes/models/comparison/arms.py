@@ -68,7 +68,7 @@ def resolve_reference(cohort_or_arms: Cohort | Any, reference: Any = None) -> Re
 def reference_remark(reference: Reference) -> str:
     """One sentence: which arm is the reference and why."""
     how = ("as given" if reference.given
-           else "the first schedule in sorted order, as none was given; set reference in the plan to choose another")
+           else "the first schedule in sorted order, since none was named; set reference in the plan to choose another")
     return f"Reference schedule: {reference.name!r} ({how}); each estimate compares another schedule with it."
 
 

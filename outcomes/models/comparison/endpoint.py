@@ -301,8 +301,8 @@ def _fit_responder(data: pd.DataFrame, *, reference: str, outcome: str, endpoint
     res, notes, trouble = _fit_noting(lambda: smf.glm(formula, data=data, family=sm.families.Binomial()).fit())
     return ModelResult(
         name=f"responder_odds_{outcome}_week{w}",
-        description=f"Odds ratio of a {outcome} response at week {w} versus the reference ({reference}), "
-                    "adjusted for baseline.",
+        description=f"Odds ratio of a {outcome} response ({definition}) at week {w} versus the reference "
+                    f"({reference}), adjusted for baseline{' and ' + ', '.join(covariates) if covariates else ''}.",
         table=_ratio_table(res.params, res.bse, res.conf_int(), res.pvalues),
         scale="odds ratio", formula=formula, method="logistic regression (binomial GLM, IRLS)",
         n_patients=len(data), n_observations=len(data), converged=bool(res.converged) and not trouble,

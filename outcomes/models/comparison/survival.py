@@ -155,7 +155,7 @@ def _fit_cox(data: pd.DataFrame, *, reference: str, outcome: str, remarks: Seque
     return ModelResult(
         name=f"time_to_response_{outcome}",
         description=f"Hazard ratio of a first {outcome} response versus the reference ({reference}), adjusted "
-                    "for baseline (above 1: faster response).",
+                    f"for baseline{' and ' + ', '.join(covariates) if covariates else ''} (above 1: faster response).",
         table=_ratio_table(params, bse, res.conf_int(), pd.Series(res.pvalues, index=names)),
         scale="hazard ratio", formula=formula, method="Cox proportional hazards (partial likelihood, Breslow ties)",
         n_patients=len(data), n_observations=len(data), converged=converged,

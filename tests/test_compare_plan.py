@@ -1,0 +1,156 @@
+"""compare executes the analysis plan: one reference, the plan's responders and covariates everywhere,
+the primary analysis first, multiplicity, MMRM and sensitivity rows, failures of pre-specified analyses,
+and a report in labels rather than codes (issue 11)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from outcomes import Cohort
+from outcomes.models.compare import compare_schedules
+from outcomes.models.comparison import responder_odds, responder_status, time_to_response
+from outcomes.models.comparison.analyses import answer
+from outcomes.models.multiplicity import adjust_p
+from outcomes.plan import AnalysisPlan, ResponderDefinition, Sensitivity
+from outcomes.simulate import simulate
+
+FAST = Sensitivity(imputations=5, tipping_point=(0, 2))
+
+
+@pytest.fixture(scope="module")
+def three_arms() -> Cohort:
+    sim = simulate(150, seed=14)
+    rng = np.random.default_rng(14)
+    arms = np.where(sim.patients["schedule"] == "weekly", "weekly",
+                    np.where(rng.random(len(sim.patients)) < .5, "guided", "daily"))
+    return Cohort.from_frames(sim.patients.assign(schedule=arms), sim.assessments, sessions=sim.sessions,
+                              prescriptions=sim.prescriptions)
+
+
+@pytest.fixture(scope="module")
+def comparison(three_arms):
+    plan = AnalysisPlan(reference="weekly", covariates=("age_years", "sex"), primary="mmrm", sensitivity=FAST,
+                        responders=(ResponderDefinition("half", "leg_pain", improved_pct_at_least=50),))
+    return compare_schedules(three_arms, plan=plan, pairwise=True)
+
+
+def test_the_plans_responder_definition_reaches_the_odds_ratio_and_the_cox_model(three_arms, comparison):
+    odds = next(m for m in comparison.models if m.name.startswith("responder_odds"))
+    table = comparison.tables["responders"]
+    assert set(table["responder"]) == {"half"} and odds.meta["responder"] == "half"
+    # the same patients are responders in the table and in the model (complete case)
+    for arm, part in odds.data.groupby("schedule", observed=True):
+        row = table[table["schedule"] == arm].iloc[0]
+        assert int(part["responder"].sum()) == row["n_responders"]
+    # the built-in rule (2 points and 30 %) gives different responders: the plan's definition was used
+    builtin = responder_odds(three_arms, endpoint_week=6, reference="weekly")
+    assert builtin.data["responder"].sum() != odds.data["responder"].sum()
+    # covariates of the plan are in the responder and Cox models
+    cox = next(m for m in comparison.models if m.name.startswith("time_to_response"))
+    for model in (odds, cox):
+        assert model.formula.endswith("+ age_years + sex") and "age_years" in set(model.table["term"])
+
+
+def test_direction_aware_responder_status(three_arms):
+    up = ResponderDefinition("raised", "slr_deg", improved_by_at_least=10)
+    down = ResponderDefinition("fell", "leg_pain", improved_by_at_least=2, improved_pct_at_least=30)
+    status = responder_status(three_arms, up, [40, 40, 40, np.nan], [55, 45, 30, 60])
+    assert status.tolist() == [True, False, False, pd.NA]
+    status = responder_status(three_arms, down, [8, 8, 10, 5], [6, 5, 7, np.nan])
+    assert status.tolist() == [False, True, True, pd.NA]  # 8 to 6 is 2 points but only 25 %; 10 to 7 is exactly 30 %
+    either = ResponderDefinition("either", "leg_pain", improved_by_at_least=2, endpoint_at_most=1, combine="any")
+    assert responder_status(three_arms, either, [np.nan, 9], [1, 8]).tolist() == [True, False]
+
+
+def test_time_to_response_uses_the_definition_at_every_visit(three_arms):
+    strict = ResponderDefinition("strict", "leg_pain", endpoint_at_most=0)
+    km, cox = time_to_response(three_arms, definition=strict, reference="weekly")
+    _, builtin = time_to_response(three_arms, reference="weekly")
+    assert cox.data["event"].sum() < builtin.data["event"].sum()
+    assert "ended at ≤ 0" in " ".join(cox.remarks)
+
+
+def test_reference_is_said_once_and_as_given_only_when_given(three_arms):
+    given = compare_schedules(three_arms, plan=AnalysisPlan(reference="weekly", sensitivity=FAST))
+    said = [r for r in given.remarks if "Reference schedule" in r]
+    assert said == ["Reference schedule: 'weekly' (as given); each estimate compares another schedule with it."]
+    default = compare_schedules(three_arms, plan=AnalysisPlan(sensitivity=Sensitivity(imputations=0,
+                                                                                      tipping_point=())))
+    said = [r for r in default.remarks if "Reference schedule" in r]
+    assert len(said) == 1 and "'daily' (the first schedule in sorted order" in said[0]
+    assert not any("as given" in r for r in default.remarks) and not default.reference_given
+
+
+def test_primary_first_with_holm_over_the_arms_and_mmrm_rows(comparison):
+    est = comparison.tables["estimates"]
+    assert est["analysis"].iloc[0] == "mmrm" and est["primary"].iloc[:2].all() and not est["primary"].iloc[2:].any()
+    mmrm = est[est["analysis"] == "mmrm"]
+    np.testing.assert_allclose(mmrm["p_adjusted"], adjust_p(mmrm["p_value"].to_numpy(), "holm"))
+    assert set(est["method"]) == {"holm"}
+    rows = [r for r in comparison.rows() if r["model"] == "mmrm"]
+    assert {"daily vs weekly at 6", "guided vs weekly at 6"} <= {r["term"] for r in rows}
+    assert all(set(r) >= {"table", "model", "outcome", "term", "time", "estimate", "std_error", "ci_lower",
+                          "ci_upper", "p_value", "df"} and r["outcome"] == "leg_pain" for r in rows)
+    at6 = mmrm.set_index("schedule")["estimate"]
+    assert at6["daily"] == pytest.approx(next(r["estimate"] for r in rows if r["term"] == "daily vs weekly at 6"))
+    assert comparison.headline and comparison.headline[0].startswith("MMRM")
+    assert "Holm-adjusted for 2 comparisons" in comparison.headline[0]
+
+
+def test_sensitivity_rows_and_tipping_sentences(comparison):
+    s = comparison.tables["sensitivity"]
+    assert set(s["method"]) == {"multiple_imputation", "tipping_point"} and sorted(set(s["delta"])) == [0, 2]
+    for arm in ("daily", "guided"):
+        part = s[s["term"].str.startswith(arm)].sort_values("delta")
+        assert part["estimate"].is_monotonic_increasing  # lower is better: worse imputed values raise it
+    assert len(comparison.tipping.tipping["sentence"]) == 2
+    assert all("vs weekly" in x and "worse on leg_pain" in x for x in comparison.tipping.tipping["sentence"])
+
+
+def test_a_prespecified_analysis_that_cannot_run_is_a_failure(three_arms):
+    one_visit = AnalysisPlan(visits=(0, 6), endpoint_week=6, reference="weekly", primary="mmrm", sensitivity=FAST)
+    cmp = compare_schedules(three_arms, plan=one_visit)
+    assert len(cmp.failures) == 1 and cmp.failures[0].startswith("The pre-specified primary analysis (MMRM) could "
+                                                                 "not be run: ")
+    assert "at least two post-baseline visits" in cmp.failures[0]
+    assert any(m.name.startswith("ancova") for m in cmp.models)  # the rest still ran
+    # without a plan nothing is pre-specified: the same problem is a remark
+    assert compare_schedules(three_arms, reference="weekly").failures == ()
+
+
+def test_answer_says_when_a_supportive_analysis_points_the_other_way():
+    est = pd.DataFrame([
+        {"analysis": "ancova", "primary": True, "schedule": "b", "reference": "a", "estimate": -1.2, "ci_lower": -2.0,
+         "ci_upper": -0.4, "p_value": 0.004, "p_adjusted": 0.004, "method": "none"},
+        {"analysis": "lmm", "primary": False, "schedule": "b", "reference": "a", "estimate": 0.3, "ci_lower": -0.5,
+         "ci_upper": 1.1, "p_value": 0.4, "p_adjusted": 0.4, "method": "none"}])
+    lines = answer(est, label="Leg pain", unit="points", higher_is_better=False, week=6)
+    assert lines[0].startswith("ANCOVA at the endpoint, adjusted for baseline: b vs a at week 6, −1.20 points")
+    assert "Leg pain was lower (better) on b than on a at week 6." in lines[0]
+    assert lines[1].startswith("The linear mixed model points the other way for b vs a")
+    assert len(answer(est.iloc[:1], label="Leg pain", unit="points", higher_is_better=False, week=6)) == 1
+
+
+def test_report_speaks_in_labels_with_one_minus_sign(three_arms, comparison, tmp_path):
+    from outcomes.reports.compare import compare_report_data, write_compare_report
+
+    data = compare_report_data(comparison, three_arms)
+    text = " ".join([*data["remarks"], *data["headline"], *data["tipping"],
+                     *(t["term"] for m in data["models"] for t in m["rows"])])
+    assert not re.search(r"leg_pain|age_years|schedule\[T\.|std_error|\|grad", text)
+    assert not re.search(r"(?<![\w])-\d", text) and "\u2212" in text
+    assert len(data["remarks"]) == len(set(data["remarks"]))
+    assert sum("Complete case: this is unbiased" in r for r in data["remarks"]) == 1  # said once
+    assert data["plan_sha256"] == comparison.plan.sha256() and data["fig_flow"] and data["fig_km"]
+    head = [row[0] for row in data["table1"]]
+    assert "Age (years), mean (SD)" in head and "Sex, n (%)" in head and "Baseline leg pain, mean (SD)" in head
+    assert data["table1_head"][-2:] == ["SMD daily vs weekly", "SMD guided vs weekly"]
+    assert data["pairwise"] and data["pairwise_method"] == "holm" and data["sensitivity"]
+    html = write_compare_report(comparison, three_arms, tmp_path, pdf=False)["compare.html"]
+    page = open(html, encoding="utf-8").read()
+    assert 'counter(page) " of " counter(pages)' in page
+    assert page.index(comparison.plan.sha256()) < page.index("The answer in brief")
