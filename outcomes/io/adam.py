@@ -156,6 +156,11 @@ def read_adam(description: DatasetDescription, schemas: dict[str, TableSchema], 
         values["sex"] = dict(SEX_CODES)
     p_notes = list(sl_read.notes)
     sl_frame = _recode(sl_frame, dataclasses.replace(description, values=values), p_notes)
+    lacking = [c for c in description.covariates if c not in sl_frame.columns]
+    if lacking:
+        raise UsageError(f"{description.label}: [covariates] {lacking[0]} is not a column of {sl_name} (after "
+                         f"[columns]).{_suggest(lacking[0], [str(c) for c in sl_frame.columns])} Its columns: "
+                         f"{_listing([str(c) for c in sl_frame.columns])}.")
     p_schema = schemas["patients"]
     p_extra = [c for c in sl_frame.columns if c not in p_schema.field_names]
     p_read = _read_like(sl_read, sl_frame, sl_read.rows_read, sl_read.blank_skipped, p_notes, "patients", p_extra)

@@ -344,7 +344,7 @@ def _decode(frame: pd.DataFrame, d: RedcapDictionary, roles: dict[str, str], kee
         for line, value in zip(frame.index[bad], text[bad]):
             errors.append(_choice_error(line, col, value, f, d, records))
         if col in keep:
-            out[col] = text.where(~bad, text)
+            out[col] = text
             kept.append(col)
         else:
             out[col] = text.map(f.choices).where(known, text).where(~absent, "")
