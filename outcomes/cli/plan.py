@@ -23,10 +23,14 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.write:
         path = write_default_plan(args.write, overwrite=args.force)
-        print(f"Wrote the default analysis plan to {path}. Edit it, then run "
-              f"`outcomes compare DATA --out DIR --plan {path}`.")
+        print(f"Wrote the default analysis plan to {path} (reference arm \"weekly\": set it to your control arm). "
+              f"Edit it, then run `outcomes compare DATA --out DIR --plan {path}`.")
         return 0
     plan = load_plan(args.check)
+    reference = f"reference arm {plan.reference}" if plan.reference else "no reference arm (the first in sorted order)"
+    sensitivity = (f"{plan.sensitivity.imputations} imputations" if plan.sensitivity.imputations
+                   else "no multiple imputation")
     print(f"{args.check} is a valid plan (sha256 {plan.sha256()[:12]}): primary outcome {plan.outcome}, "
-          f"endpoint week {plan.endpoint_week:g}, visits {', '.join(f'{v:g}' for v in plan.visits)}.")
+          f"endpoint week {plan.endpoint_week:g}, visits {', '.join(f'{v:g}' for v in plan.visits)}; "
+          f"primary analysis {plan.primary}, {reference}, multiplicity {plan.multiplicity}, {sensitivity}.")
     return 0

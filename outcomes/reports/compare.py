@@ -90,7 +90,8 @@ class _Labels:
 
     def plain(self, text: str) -> str:
         """``text`` with codes in words: outcome and covariate columns, model and column names."""
-        for old, new in (("std_error", "the standard error"), ("responder_rates", "the responder table"),
+        for old, new in (("std_error", "the standard error"), ("responder_rates also", "The responder table also"),
+                         ("responder_rates", "the responder table"),
                          ("trajectory_lmm", "the linear mixed model"), (" (adjust_for)", ""),
                          ("adherence_between, adherence_within, level", "adherence or level")):
             text = text.replace(old, new)
@@ -136,6 +137,10 @@ class _Labels:
         return self.covariate(term)
 
     def model(self, name: str, outcome: str | None = None) -> str:
+        if outcome is None:  # the outcome is part of a model's name: ancova_odi_week6, trajectory_lmm_odi
+            codes = sorted(set(self.cohort.options.instruments) | set(getattr(self.cohort, "outcomes", ()) and
+                                                                      self.cohort.outcomes.names), key=len, reverse=True)
+            outcome = next((c for c in codes if re.search(rf"(^|_){re.escape(c)}(_|$)", name)), None)
         out = f" ({self.outcome_label(outcome)})" if outcome and outcome != self.outcome else ""
         if name == "trajectory_lmm_adjusted":
             return "Mixed model with adherence and level (associations)"
@@ -361,7 +366,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
         "dataset": cohort.provenance.get("dataset", ""), "n_patients": f"{len(cohort.patients):,}",
         "arms_text": ", ".join(f"{a} {int(counts.get(a, 0)):,}" for a in arms),
         "endpoint_week": comparison.endpoint_week, "reference": ref,
-        "reference_how": "as given in the plan" if comparison.reference_given else
+        "reference_how": "as given" if comparison.reference_given else
         "the first arm in sorted order, as the plan names none",
         "plan_sha256": plan_hash, "inputs": footer["inputs"],
         "primary": ANALYSIS_NAMES.get(plan.primary, plan.primary) if plan else "",
