@@ -1,5 +1,8 @@
 """Layouts ``long`` and ``wide``: one file read into the contract's patients and assessments.
 
+(Layouts ``redcap`` and ``adam`` are read by :mod:`outcomes.io.redcap` and :mod:`outcomes.io.adam`,
+which reuse these steps; :func:`read_declared` dispatches.)
+
 A :class:`~outcomes.io.description.DatasetDescription` says how. The file is read
 by the same readers as the exports (encodings, delimiters, Excel, Parquet, blank
 rows), then, in this order:
@@ -22,7 +25,10 @@ rows), then, in this order:
 Long file: a row per patient and time. The patients rows are built from the
 file's rows (one per ``patient_id``, numbered by its first line); a patient whose
 patient-level values differ between rows is quarantined with the values and
-lines, and so, through the link to patients, are its assessments. Several
+lines, and so, through the link to patients, are its assessments. A row with no
+outcome value at all is a visit without an assessment (a missed visit, or a row of
+another form in a REDCap export): it is not quarantined but counted in the
+reconciliation under :data:`NO_OUTCOME`, like a filter. Several
 assessments on one day are fine when the unit is finer than a day: with a
 non-date unit the key is (patient_id, time), not the date.
 
@@ -57,7 +63,7 @@ from .readers import ReadResult, _read_csv, _read_parquet, _read_xlsx
 from .schema import Field, TableSchema
 from .validate import ERROR_COLUMNS, ExportResult, _settle, validate_read
 
-__all__ = ["NOMINAL_DAY_ZERO", "DeclaredExportResult", "extend_schemas", "read_declared"]
+__all__ = ["NOMINAL_DAY_ZERO", "NO_OUTCOME", "DeclaredExportResult", "extend_schemas", "read_declared"]
 
 #: The nominal enrolment day of data timed in minutes, hours, days, weeks, months or visits.
 NOMINAL_DAY_ZERO = pd.Timestamp("2000-01-01")
