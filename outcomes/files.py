@@ -147,7 +147,12 @@ def check_output_target(out: Path, *, inputs: Iterable[str | os.PathLike[str]] =
         src_path = Path(src)
         if not src_path.exists():
             continue
-        folder = (src_path if src_path.is_dir() else src_path.parent).resolve()
+        if not src_path.is_dir():  # a plan or map beside the outputs is fine; inside them it would be replaced
+            if _inside(src_path.resolve(), resolved):
+                raise UsageError(f"{option} {out} holds the input file {src_path}, which replacing the folder "
+                                 "would remove. Give an output folder that does not contain your inputs.")
+            continue
+        folder = src_path.resolve()
         if _inside(resolved, folder) or _inside(folder, resolved):
             where = ("is the input folder" if resolved == folder else
                      "lies inside the input folder" if _inside(resolved, folder) else "holds the input folder")

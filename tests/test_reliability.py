@@ -279,3 +279,15 @@ def test_a_column_map_that_is_a_device_is_refused(tmp_path, capsys):
     d = _dataset(tmp_path, SESSIONS_HEAD)
     assert main(["validate", str(d), "--columns", "/dev/zero"]) == 2
     assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_plan_beside_the_outputs_is_fine_but_not_inside_them(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text("x")
+    with output_set(tmp_path / "out", command="t", inputs=[plan]) as o:
+        (o.staging / "a.csv").write_text("1")
+    inner = tmp_path / "out" / "plan.toml"
+    inner.write_text("x")
+    with pytest.raises(UsageError, match="holds the input file"):
+        with output_set(tmp_path / "out", command="t", inputs=[inner], force=True):
+            pass
