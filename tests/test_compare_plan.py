@@ -154,3 +154,47 @@ def test_report_speaks_in_labels_with_one_minus_sign(three_arms, comparison, tmp
     page = open(html, encoding="utf-8").read()
     assert 'counter(page) " of " counter(pages)' in page
     assert page.index(comparison.plan.sha256()) < page.index("The answer in brief")
+
+
+# --------------------------------------------------------------- against R (tests/reference/trial_plan.R)
+
+def test_plan_models_match_r_on_the_reference_trial():
+    """[mixed_model] random = "intercept", baseline = "covariate" (the textbook model) equals lmer; the
+    responder odds ratio and the Cox model with the plan's definition and covariates equal glm and coxph."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from outcomes.plan import MixedModelOptions
+
+    ref = Path(__file__).parent / "reference"
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_trial import _reference_cohort
+
+    values = json.loads((ref / "trial_plan_values.json").read_text())
+    plan = AnalysisPlan(reference="alpha", covariates=("age_years", "sex"),
+                        mixed_model=MixedModelOptions(random="intercept", baseline="covariate"),
+                        sensitivity=Sensitivity(imputations=0, tipping_point=()),
+                        responders=(ResponderDefinition("improved", "leg_pain", improved_by_at_least=2,
+                                                        improved_pct_at_least=30),))
+    cmp = compare_schedules(_reference_cohort(), plan=plan)
+    models = {m.name.split("_leg_pain")[0].removesuffix("_lmm"): m for m in cmp.models}
+    for key, name, file, cols in (("lmm_baseline", "trajectory", "trial_lmm_baseline.csv", ["week", "y", "baseline"]),
+                                  ("responder", "responder_odds", "trial_responder.csv", ["baseline", "responder"]),
+                                  ("cox", "time_to_response", "trial_time_to_response.csv", ["time", "event"])):
+        model, expected = models[name], values[key]
+        committed = pd.read_csv(ref / file, dtype={"patient_id": "str"})
+        assert list(model.data["patient_id"].astype(str)) == list(committed["patient_id"])  # the same frame
+        np.testing.assert_allclose(model.data[cols].to_numpy(float), committed[cols].to_numpy(float), rtol=1e-9)
+        table = model.table.set_index("term")
+        # a category with no responder (quasi-separation) has no finite estimate: neither program's is compared
+        terms = [t for t in expected["estimates"] if expected["std_errors"][t] < 100]
+        assert len(terms) >= len(expected["estimates"]) - 1
+        est = table.loc[terms, "estimate"].to_numpy(float)
+        if "ratio" in model.scale:
+            est = np.log(est)
+        np.testing.assert_allclose(est, [expected["estimates"][t] for t in terms], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(table.loc[terms, "std_error"], [expected["std_errors"][t] for t in terms],
+                                   rtol=2e-3)
+    assert models["trajectory"].meta["variance_components"]["residual_sd"] == pytest.approx(
+        values["lmm_baseline"]["residual_sd"], rel=1e-3)
