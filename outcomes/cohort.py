@@ -379,7 +379,7 @@ def _assessment_weeks(scored: pd.DataFrame, patients: pd.DataFrame, as_of: pd.Ti
 
 def _add_session_weeks(week: pd.DataFrame, sessions: pd.DataFrame, patients: pd.DataFrame,
                        opts: Options) -> pd.DataFrame:
-    """Level (highest that week) and flares (per DESIGN §5) by patient-week."""
+    """Level (highest that week) and flares (pain_after − pain_before ≥ 2 or response "worse") by patient-week."""
     s = _add_weeks(sessions[["patient_id", "performed_at", "level"]
                             + [c for c in ("pain_before", "pain_after", "response") if c in sessions.columns]],
                    patients, "performed_at")

@@ -158,7 +158,7 @@ def load_dataset(
     grace_days : int
         Days after ``discharged_on`` still accepted for sessions and assessments.
     description : path or DatasetDescription, optional
-        A ``dataset.toml`` (DESIGN.md §2a) saying how to read the data: layout
+        A ``dataset.toml`` (see ``outcomes describe``) saying how to read the data: layout
         ``exports``, ``long`` or ``wide``, names, recodes, filters, time axis,
         declared outcomes and covariates. Default: ``folder/dataset.toml`` when it
         exists, else the four exports as they are.

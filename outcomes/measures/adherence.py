@@ -1,8 +1,8 @@
 """Adherence to the prescribed home-exercise dose, per patient-week and per patient.
 
 Adherence is sessions done ÷ sessions prescribed over a window; dose adherence
-is repetitions done ÷ repetitions prescribed (DOMAIN.md "Adherence"). The
-window is the program week (DESIGN.md §5): for a session on calendar date
+is repetitions done ÷ repetitions prescribed. The
+window is the program week: for a session on calendar date
 ``d`` the program day is ``(d − enrolled_on).days`` and the week is
 ``day // 7``, so week 0 is days 0-6. Both ratios are reported raw (a patient
 who does more than prescribed scores above 1) and capped at 1.
@@ -10,7 +10,7 @@ who does more than prescribed scores above 1) and capped at 1.
 The prescribed dose comes from the ``prescriptions`` export when there is one
 for the patient and week, otherwise from the defaults in `outcomes.config`
 (``Options.default_sessions_per_week``, ``default_sets``, ``default_reps``),
-and every row says which (``prescription_source``), as DESIGN.md §2 asks.
+and every row says which (``prescription_source``).
 
 The private helpers at the bottom (patients, follow-up, calendar days) are
 shared with `outcomes.measures.progression`.
@@ -121,7 +121,7 @@ def weekly_adherence(
 
     Notes
     -----
-    Definitions: DOMAIN.md "Adherence" and DESIGN.md §5 (sessions done ÷
+    Definitions (sessions done ÷
     sessions prescribed per patient-week; dose = reps done ÷ reps prescribed;
     raw and capped at 1).
 
@@ -245,7 +245,7 @@ def overall_adherence(patient_week: pd.DataFrame) -> pd.DataFrame:
             Mean over weeks of the weekly ``adherence_capped`` (weeks with an
             undefined adherence left out), so a week done twice over cannot
             make up for a week not done; the patient's usual adherence for
-            the between-patient term of DESIGN.md §5.
+            the between-patient term of the trajectory model (Curran & Bauer 2011).
         ``dose_adherence``, ``dose_adherence_capped``
             Total reps done ÷ total reps prescribed over the weeks where both
             are known, raw and capped at 1.
@@ -260,7 +260,7 @@ def overall_adherence(patient_week: pd.DataFrame) -> pd.DataFrame:
 
     Notes
     -----
-    DOMAIN.md "Adherence": adherence over a window = sessions done ÷ sessions
+    Adherence over a window = sessions done ÷ sessions
     prescribed; the window here is the patient's follow-up, so partial weeks
     weigh by their pro-rated prescription.
     """
@@ -366,7 +366,7 @@ def _resolve_as_of(as_of: Any, sessions: pd.DataFrame | None, patients: pd.DataF
 
 
 def _cohort(patients: pd.DataFrame, as_of_day: float) -> _Cohort:
-    """Sort patients by code and work out each one's follow-up (DESIGN.md §5 time axis)."""
+    """Sort patients by code and work out each one's follow-up (the time axis of the trajectory model)."""
     ids = patients["patient_id"]
     if ids.isna().any():
         raise ValueError(f"patients.patient_id is missing in {int(ids.isna().sum())} row(s)")

@@ -163,7 +163,7 @@ def select_baseline(scored: pd.DataFrame, patients: pd.DataFrame, *, outcome: st
     Notes
     -----
     Baseline = the last non-missing assessment on or before enrolled_on +
-    ``window_days`` (DESIGN.md §5). There is no lower limit: an assessment
+    ``window_days``. There is no lower limit: an assessment
     before enrolment (e.g. at referral) is a baseline when nothing later
     falls in the window.
     """
@@ -207,8 +207,8 @@ def value_at_week(scored: pd.DataFrame, patients: pd.DataFrame, *, outcome: str,
 
     Notes
     -----
-    Planned visits take the nearest assessment within a window (DESIGN.md
-    §5); of two equally near, the earlier is taken.
+    Planned visits take the nearest assessment within a window; of two equally
+    near, the earlier is taken.
     """
     week = _number(week, "week")
     window_days = _checked_int(window_days, "window_days", 0, _MAX_WINDOW_DAYS)
@@ -320,7 +320,7 @@ def is_responder(change: Any, pct_change: Any, *, rule: ResponderRule, higher_is
     whole rule when they are not (e.g. pain 0 or 1: pain-free or nearly,
     Ashar et al. 2022, JAMA Psychiatry 79:13). Missing values follow
     three-valued (Kleene) logic: with 'all', a failed known criterion gives
-    False even if another is missing. Defaults per instrument (DOMAIN.md):
+    False even if another is missing. Defaults per instrument (Farrar 2001; Ostelo 2008):
     NRS 2 points and 30 % (Farrar et al. 2001, Pain 94:149); ODI 10 points
     or 30 %, RMDQ 5 points or 30 % (Ostelo et al. 2008, Spine 33:90). So
     10 → 8 and 1 → 0 are not NRS responses; 7 → 4 is.
@@ -376,7 +376,7 @@ def responder_status(baseline: Any, endpoint: Any, *, higher_is_better: bool,
                      change_at_most: float | None = None, pct_change_at_most: float | None = None,
                      endpoint_at_most: float | None = None, endpoint_at_least: float | None = None,
                      combine: str = "all") -> pd.Series:
-    """Responder status from a plan's rules, following the outcome's direction (DESIGN.md §5).
+    """Responder status from a plan's rules, following the outcome's direction.
 
     Parameters
     ----------
@@ -463,7 +463,7 @@ def reliable_change_errors(*, sd: float, reliability: float) -> tuple[float, flo
 
     Notes
     -----
-    Jacobson & Truax 1991, J Consult Clin Psychol 59:12. Check (DOMAIN.md):
+    Jacobson & Truax 1991, J Consult Clin Psychol 59:12. Check:
     SD 5, r 0.80 → SE 2.2361, S_diff 3.1623.
     """
     sd = _number(sd, "sd")
@@ -649,7 +649,7 @@ def outcome_changes(scored: pd.DataFrame, patients: pd.DataFrame, *,
 
     Notes
     -----
-    Baseline and visit windows: DESIGN.md §5. Responder rules: Farrar et
+    Baseline and visit windows: :class:`outcomes.config.Options`. Responder rules: Farrar et
     al. 2001 (NRS), Ostelo et al. 2008 (ODI, RMDQ), from
     ``options.instruments``. Reliable change: Jacobson & Truax 1991 with the
     instrument's ``reliability`` (its source is ``reliability_source``).

@@ -4,7 +4,7 @@ Every function is vectorised, returns new objects and never changes its input.
 Row-wise functions (`odi_score`, `rmdq_score`, `pgic_responder`) return a
 Series on the caller's index, so the result can be put beside the input;
 `score_assessments` returns a new frame with a fresh ``RangeIndex``.
-Scales and rules come from ``DOMAIN.md`` and `outcomes.config`.
+Scales and rules come from the published sources cited below and `outcomes.config`.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def pgic_responder(values: pd.Series | Sequence[float] | np.ndarray, *,
     Notes
     -----
     A PGIC of "much improved" or "very much improved" is the usual responder
-    definition (Hurst & Bolton 2004; DOMAIN.md "Outcome measures").
+    definition (Hurst & Bolton 2004).
     """
     at_most = _checked_int(at_most, "at_most", 1, len(PGIC_LABELS))
     x, s = _pgic_codes(values)
@@ -409,7 +409,7 @@ class OutcomeSpec:
         Minimal important change in the outcome's units (default responder rule and
         report bands); None when unknown.
     builtin : bool
-        One of the outcomes of the data contract (DESIGN.md §2).
+        One of the outcomes of the data contract (``data/schemas``).
     """
 
     name: str
@@ -485,7 +485,7 @@ class OutcomeRegistry:
     """The outcomes a dataset can hold, in order: the one vocabulary of outcome names.
 
     Built-in outcomes come first (:data:`BUILTIN_OUTCOMES`), then those a dataset
-    description declares (``[outcomes.NAME]``, DESIGN.md §2a). Downstream code
+    description declares (``[outcomes.NAME]`` in ``dataset.toml``). Downstream code
     reads an outcome's label and direction here, never from a list of its own.
 
     Examples
@@ -569,7 +569,7 @@ class OutcomeRegistry:
         return out
 
 
-#: The outcomes of the data contract (DESIGN.md §2) with their scales and directions:
+#: The outcomes of the data contract (``data/schemas``) with their scales and directions:
 #: NRS 0-10 (Farrar et al. 2001), ODI 0-100 (Fairbank & Pynsent 2000), RMDQ 0-24
 #: (Roland & Fairbank 2000), PGIC 1-7 (Hurst & Bolton 2004), straight-leg raise in degrees.
 BUILTIN_OUTCOMES = OutcomeRegistry(_builtin_specs())

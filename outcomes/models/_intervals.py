@@ -14,7 +14,7 @@ def wilson(k: Any, n: Any, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarr
     """Wilson score interval for k of n (Wilson 1927), NaN where n is 0 or missing.
 
     ``statsmodels.stats.proportion.proportion_confint(method="wilson")``; 33/50 gives
-    0.5215 to 0.7756 (STACK.md, checked in the tests).
+    0.5215 to 0.7756 (statsmodels ``proportion_confint(method="wilson")``; checked in the tests).
     """
     k = np.asarray(k, dtype=float)
     n = np.asarray(n, dtype=float)

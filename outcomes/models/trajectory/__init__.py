@@ -2,7 +2,7 @@
 
 :func:`trajectory_data` builds the long analysis frame (one row per assessment)
 from a :class:`~outcomes.cohort.Cohort`; :func:`fit_trajectory` fits the
-DESIGN.md §5 trajectory model to it, a linear mixed model by default (REML,
+trajectory model to it, a linear mixed model by default (REML,
 the project's engine :func:`outcomes.models._reml.fit_lmm`)::
 
     y ~ week * schedule + adherence_between + adherence_within + level [+ covariates]

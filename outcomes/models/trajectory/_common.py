@@ -11,7 +11,7 @@ from scipy import stats
 
 from ..results import coefficient_table
 
-#: The adherence and level terms of DESIGN.md §5 (``fit_trajectory(adjust_for=...)``).
+#: The adherence and level terms of the adjusted model (``fit_trajectory(adjust_for=...)``).
 ADJUSTMENT_TERMS: tuple[str, ...] = ("adherence_between", "adherence_within", "level")
 _BASE_COLUMNS = ("patient_id", "schedule", "week", "y")
 _RESERVED = frozenset(_BASE_COLUMNS + ADJUSTMENT_TERMS + ("log_week", "visit"))

@@ -66,7 +66,7 @@ def fit_trajectory(
     reference : str, optional
         Reference schedule; default the first in sorted order.
     adjust_for : sequence of str, default ("adherence_between", "adherence_within", "level")
-        Which of the adherence and level terms enter (DESIGN.md §5 uses all
+        Which of the adherence and level terms enter (the adjusted model uses all
         three); those absent from the data are left out with a remark.
 
     Returns
@@ -113,7 +113,7 @@ def fit_trajectory(
     *Adherence and level.* The between/within split follows Curran & Bauer
     2011 (Annu Rev Psychol 62:583); see :func:`trajectory_data`. Neither part
     is randomised: the between term compares patients who differ in much else,
-    and pain can drive adherence as much as adherence drives pain (DOMAIN.md),
+    and pain can drive adherence as much as adherence drives pain (Curran & Bauer 2011),
     so both are adjusted associations, not causal effects (the lag only guards
     against the most direct reverse causation). ``level`` is a post-randomisation
     variable: in a symptom-guided schedule patients advance when sessions go
