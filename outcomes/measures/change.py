@@ -1,4 +1,7 @@
-"""Change from baseline: baseline and endpoint selection, responders and reliable change.
+"""Change from baseline: baseline and endpoint selection and responders.
+
+Reliable change (Jacobson & Truax 1991) lives in :mod:`outcomes.measures.reliable_change`
+and is re-exported here.
 
 The inputs are the scored assessments (`outcomes.measures.instruments.score_assessments`)
 and the ``patients`` frame of `outcomes.load_dataset`. Time is measured from
@@ -20,8 +23,9 @@ import pandas as pd
 
 from ..config import DEFAULT_OPTIONS, Options, ResponderRule
 
-from ._checks import _check_dates, _check_frame, _check_options
+from ._checks import _check_dates, _check_frame, _check_options, _number, _same_length, _values, _wrap
 from .instruments import _checked_int
+from .reliable_change import RC_CATEGORIES, classify_reliable_change, reliable_change, reliable_change_errors
 
 __all__ = [
     "RC_CATEGORIES",
@@ -37,8 +41,6 @@ __all__ = [
     "value_at_week",
 ]
 
-#: Categories of `classify_reliable_change`.
-RC_CATEGORIES: tuple[str, ...] = ("improved", "unchanged", "deteriorated")
 #: Slack for threshold comparisons, so that 30 % computed in floating point is 30 %.
 _EPS = 1e-9
 _DAY = pd.Timedelta(days=1)
@@ -46,39 +48,6 @@ _MAX_WINDOW_DAYS = 3660
 
 
 # ------------------------------------------------------------------ checks
-
-
-def _number(value: Any, parameter: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{parameter} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{parameter} must be finite, got {value!r}")
-    return float(value)
-
-
-def _values(x: Any, parameter: str) -> tuple[np.ndarray, pd.Index | None]:
-    """``x`` as a float64 array (NaN for missing) and its index when it is a Series."""
-    if isinstance(x, pd.DataFrame):
-        raise TypeError(f"{parameter} must be one column (a Series or array), got a DataFrame")
-    index = x.index if isinstance(x, pd.Series) else None
-    try:
-        arr = (x.to_numpy(dtype="float64", na_value=np.nan) if isinstance(x, pd.Series)
-               else np.asarray(pd.array(np.atleast_1d(x)).to_numpy(dtype="float64", na_value=np.nan)))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{parameter} must be numeric") from exc
-    return arr.astype("float64", copy=False), index
-
-
-def _same_length(parameters: dict[str, np.ndarray]) -> None:
-    lengths = {name: len(a) for name, a in parameters.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError("inputs must have the same length, got "
-                         + ", ".join(f"{k} {v}" for k, v in lengths.items()))
-
-
-def _wrap(values: np.ndarray | pd.api.extensions.ExtensionArray, index: pd.Index | None,
-          name: str) -> pd.Series | np.ndarray:
-    return values if index is None else pd.Series(values, index=index, name=name)
 
 
 def _enrolment(patients: pd.DataFrame) -> pd.DataFrame:
@@ -435,121 +404,6 @@ def responder_status(baseline: Any, endpoint: Any, *, higher_is_better: bool,
     for st in state_rules:
         result = st if result is None else result & st
     return pd.Series(result, index=b_index if b_index is not None else pd.RangeIndex(len(b)), name="responder")
-
-
-# --------------------------------------------------------- reliable change
-
-
-def reliable_change_errors(*, sd: float, reliability: float) -> tuple[float, float]:
-    """Standard error of measurement and of a difference (Jacobson & Truax 1991).
-
-    Parameters
-    ----------
-    sd : float
-        Standard deviation of the measure at baseline (> 0).
-    reliability : float
-        Test-retest reliability r, 0 ≤ r < 1.
-
-    Returns
-    -------
-    tuple of float
-        ``(se, s_diff)``: SE = sd·√(1 − r) and S_diff = √2·SE.
-        ``1.96 * s_diff`` is the smallest reliable change in the measure's units.
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``sd`` is not a positive number, or ``reliability`` not in [0, 1).
-
-    Notes
-    -----
-    Jacobson & Truax 1991, J Consult Clin Psychol 59:12. Check:
-    SD 5, r 0.80 → SE 2.2361, S_diff 3.1623.
-    """
-    sd = _number(sd, "sd")
-    reliability = _number(reliability, "reliability")
-    if sd <= 0:
-        raise ValueError(f"sd must be positive, got {sd!r}")
-    if not 0 <= reliability < 1:
-        raise ValueError(f"reliability must be at least 0 and below 1, got {reliability!r}")
-    se = sd * math.sqrt(1.0 - reliability)
-    return se, math.sqrt(2.0) * se
-
-
-def reliable_change(pre: Any, post: Any, *, sd: float, reliability: float) -> pd.Series | np.ndarray:
-    """Jacobson-Truax reliable change index RC = (post − pre) / S_diff.
-
-    Parameters
-    ----------
-    pre, post : Series, array-like or number
-        Baseline and follow-up values, of equal length.
-    sd : float
-        Baseline standard deviation of the measure (> 0).
-    reliability : float
-        Test-retest reliability r, 0 ≤ r < 1.
-
-    Returns
-    -------
-    Series or ndarray
-        float64 RC, NaN where either value is missing; a Series named
-        ``rc`` on the first Series input's index when either is a Series.
-
-    Raises
-    ------
-    TypeError, ValueError
-        See `reliable_change_errors`; inputs of different length.
-
-    Notes
-    -----
-    SE = sd·√(1 − r), S_diff = √2·SE, RC = (post − pre)/S_diff; |RC| > 1.96
-    is reliable (Jacobson & Truax 1991, J Consult Clin Psychol 59:12).
-    """
-    _, s_diff = reliable_change_errors(sd=sd, reliability=reliability)
-    a, a_index = _values(pre, "pre")
-    b, b_index = _values(post, "post")
-    _same_length({"pre": a, "post": b})
-    return _wrap((b - a) / s_diff, a_index if a_index is not None else b_index, "rc")
-
-
-def classify_reliable_change(rc: Any, *, higher_is_worse: bool = True,
-                             critical: float = 1.96) -> pd.Categorical:
-    """Label each reliable change index improved, unchanged or deteriorated.
-
-    Parameters
-    ----------
-    rc : Series or array-like
-        Reliable change indices (`reliable_change`).
-    higher_is_worse : bool, default True
-        When True a reliable fall is 'improved', a reliable rise 'deteriorated'.
-    critical : float, default 1.96
-        |RC| above this is reliable (two-sided 5 %).
-
-    Returns
-    -------
-    Categorical
-        Categories `RC_CATEGORIES` ('improved', 'unchanged',
-        'deteriorated'); missing RC stays missing.
-
-    Raises
-    ------
-    TypeError, ValueError
-        ``critical`` is not a positive number, ``higher_is_worse`` not a bool.
-
-    Notes
-    -----
-    Jacobson & Truax 1991, J Consult Clin Psychol 59:12: |RC| > 1.96 is a
-    change unlikely (p < .05) to be measurement error alone.
-    """
-    critical = _number(critical, "critical")
-    if critical <= 0:
-        raise ValueError(f"critical must be positive, got {critical!r}")
-    if not isinstance(higher_is_worse, (bool, np.bool_)):
-        raise TypeError(f"higher_is_worse must be True or False, got {higher_is_worse!r}")
-    x, _ = _values(rc, "rc")
-    better = -x if higher_is_worse else x
-    with np.errstate(invalid="ignore"):
-        codes = np.select([np.isnan(x), better > critical, better < -critical], [-1, 0, 2], default=1)
-    return pd.Categorical.from_codes(codes.astype(np.int8), categories=list(RC_CATEGORIES))
 
 
 # ------------------------------------------------------------------- tidy
