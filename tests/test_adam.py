@@ -129,3 +129,14 @@ def test_a_bds_file_without_paramcd_is_named(tmp_path, data):
     adqs.to_csv(folder / "adqs.csv", index=False)
     with pytest.raises(UsageError, match='adqs.csv has no column "PARAMCD"'):
         load_dataset(folder)
+
+
+def test_study_days_are_read_with_day_1_as_time_0(tmp_path, data):
+    folder = write_exports(tmp_path / "exports", data)
+    out = tmp_path / "adam"
+    assert main(["export", "adam", str(folder), "--out", str(out)]) == 0
+    text = (out / "dataset.toml").read_text(encoding="utf-8")
+    text = text.replace('unit = "date"', 'unit = "day"\ncolumn = "ADY"').replace('enrolled_on = "RANDDT"\n', "")
+    (out / "dataset.toml").write_text(text, encoding="utf-8")
+    ds = load_dataset(out)
+    assert ds.ok and sorted(ds["assessments"]["time"].unique()) == [0, 14, 28, 42]

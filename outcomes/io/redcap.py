@@ -33,7 +33,8 @@ What the reader does, in this order:
    code. A code that is not a choice of its field quarantines the row (or, for a patient-level
    field, the patient) with the file's line, the field, the value and the choices;
 5. then as a long file (:mod:`outcomes.io.layouts`): the first field is ``patient_id``
-   (unless ``[columns]`` says otherwise); patient-level fields (arm, demographics, covariates),
+   (unless ``[columns]`` says otherwise); in a multi-arm project the column ``redcap_arm`` (the
+   number ending each event name, ``…_arm_2``) can be mapped to ``schedule``; patient-level fields (arm, demographics, covariates),
    usually filled on one event only, are carried to the patient (differing values quarantine
    the patient); ``redcap_data_access_group`` can be mapped to ``site_id``; rows of repeating
    instruments are rows of their own; a row with no outcome value (an event or instrument
@@ -319,13 +320,26 @@ def _numeric_fields(description: DatasetDescription, schemas: dict[str, TableSch
     return out
 
 
+#: Contract columns that are codes (letters, digits, '_' and '-'): a label with other characters is
+#: written as such a code ("Usual care" → "Usual_care"), and said.
+_CODE_COLUMNS = ("schedule", "site_id", "clinician_id")
+_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _as_code(label: str, code: str) -> str:
+    return label if _CODE.match(label) else (re.sub(r"[^A-Za-z0-9_-]+", "_", label).strip("_")[:64] or code)
+
+
 def _decode(frame: pd.DataFrame, d: RedcapDictionary, roles: dict[str, str], keep: set[str],
-            missing: tuple[str, ...], records: str) -> tuple[pd.DataFrame, list[dict[str, Any]], list[str]]:
-    """Choice codes → labels (checkboxes → one column); bad codes as cell errors (file column names)."""
+            missing: tuple[str, ...], records: str, coded: set[str] = frozenset()  # type: ignore[assignment]
+            ) -> tuple[pd.DataFrame, list[dict[str, Any]], list[str]]:
+    """Choice codes → labels (checkboxes → one column); bad codes as cell errors (file column names).
+    Fields in ``coded`` (mapped to a code column such as the arm) get their labels as codes."""
     from .layouts import _text
 
     errors: list[dict[str, Any]] = []
     decoded, kept, boxes = [], [], []
+    notes_codes: list[str] = []
     out = frame.copy()
     for col in [c for c in frame.columns if roles.get(c) == "field"]:
         f = d.fields[col]
@@ -341,13 +355,25 @@ def _decode(frame: pd.DataFrame, d: RedcapDictionary, roles: dict[str, str], kee
             text = text.where(~fix, as_code)
             known |= fix
         bad = ~known & ~absent
+        labels = set((f.choices or {}).values()) - set(f.choices or {})
+        if bad.any() and not known[~absent].any() and set(text[bad]) <= labels:
+            raise UsageError(f"{records}: {col} holds {_show(text[bad].iloc[0])}, a label of the field, not its code: "
+                             "this is a labels export. Export the records as \"CSV / Microsoft Excel (raw data)\" "
+                             "(the codes are decoded here from the dictionary).")
         for line, value in zip(frame.index[bad], text[bad]):
             errors.append(_choice_error(line, col, value, f, d, records))
         if col in keep:
             out[col] = text
             kept.append(col)
         else:
-            out[col] = text.map(f.choices).where(known, text).where(~absent, "")
+            choices = dict(f.choices or {})
+            if col in coded:
+                renamed = {c: _as_code(v, c) for c, v in choices.items()}
+                changed = [f"{choices[c]!r} → {v!r}" for c, v in renamed.items() if v != choices[c]]
+                if changed:
+                    notes_codes.append(f"{col}: labels written as codes: {', '.join(changed)}")
+                choices = renamed
+            out[col] = text.map(choices).where(known, text).where(~absent, "")
             decoded.append(col)
     by_field: dict[str, list[str]] = {}
     for col, role in roles.items():
@@ -377,7 +403,7 @@ def _decode(frame: pd.DataFrame, d: RedcapDictionary, roles: dict[str, str], kee
                      f"{d.path.name}: {', '.join(kept)}")
     if boxes:
         notes.append("checkbox fields as one column of the ticked labels ('; '-separated): " + ", ".join(boxes))
-    return out, errors, notes
+    return out, errors, notes + notes_codes
 
 
 def _choice_error(line: int, col: str, value: str, f: RedcapField, d: RedcapDictionary, records: str
@@ -426,12 +452,18 @@ def read_redcap(description: DatasetDescription, schemas: dict[str, TableSchema]
     elif time.column not in header:
         raise UsageError(f"{records} has no {time.column} column, so its events cannot be timed: export a "
                          "longitudinal project with its events, or map dates ([columns] assessed_on).")
-    frame, filtered = _apply_filters(read.frame, description, missing_values)
+    frame = read.frame
+    if "redcap_event_name" in frame.columns:  # a multi-arm project: the arm is in every event's name
+        arm = _text(frame["redcap_event_name"]).str.strip().str.extract(r"_arm_(\d+)$", expand=False)
+        if arm.notna().all() and "redcap_arm" not in frame.columns:
+            frame = frame.assign(redcap_arm=arm.astype(str))
+    frame, filtered = _apply_filters(frame, description, missing_values)
     notes = [n for n in read.notes]
     if not time.dated:
         _check_events(frame, description, records, missing_values)
     keep = _numeric_fields(description, schemas)
-    frame, cell_errors, decode_notes = _decode(frame, d, roles, keep, missing_values, records)
+    coded = {description.columns[k] for k in _CODE_COLUMNS if k in description.columns}
+    frame, cell_errors, decode_notes = _decode(frame, d, roles, keep, missing_values, records, coded)
     notes += decode_notes
     calcs = [n for n in header if n in d.fields and d.fields[n].type == "calc"]
     if calcs:
