@@ -150,6 +150,8 @@ def test_report_speaks_in_labels_with_one_minus_sign(three_arms, comparison, tmp
     assert "Age (years), mean (SD)" in head and "Sex, n (%)" in head and "Baseline leg pain, mean (SD)" in head
     assert data["table1_head"][-2:] == ["SMD daily vs weekly", "SMD guided vs weekly"]
     assert data["pairwise"] and data["pairwise_method"] == "holm" and data["sensitivity"]
+    # the plan's reference is the reference of its pairs
+    assert [x["term"] for x in data["pairwise"]] == ["daily vs weekly", "guided vs weekly", "guided vs daily"]
     html = write_compare_report(comparison, three_arms, tmp_path, pdf=False)["compare.html"]
     page = open(html, encoding="utf-8").read()
     assert 'counter(page) " of " counter(pages)' in page
@@ -198,3 +200,29 @@ def test_plan_models_match_r_on_the_reference_trial():
                                    rtol=2e-3)
     assert models["trajectory"].meta["variance_components"]["residual_sd"] == pytest.approx(
         values["lmm_baseline"]["residual_sd"], rel=1e-3)
+
+
+def test_cli_exits_1_naming_the_prespecified_analysis_that_could_not_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from outcomes.simulate import write_dataset
+
+    sim = simulate(60, seed=5)
+    write_dataset(sim, tmp_path / "data")
+    (tmp_path / "plans").mkdir()
+    plan = tmp_path / "plans" / "plan.toml"
+    plan.write_text('visits = [0, 6]\nendpoint_week = 6\nreference = "weekly"\nprimary = "mmrm"\n'
+                    "[sensitivity]\nimputations = 3\ntipping_point = [0, 1]\n", encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "outcomes", "compare", str(tmp_path / "data"), "--out",
+                        str(tmp_path / "out"), "--plan", str(plan), "--format", "json"],
+                       capture_output=True, text=True, timeout=400)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert "The pre-specified primary analysis (MMRM) could not be run: " in p.stderr
+    assert "The rest of the comparison was written to" in p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["failures"] and {"estimates", "sensitivity"} <= {r["table"] for r in doc["rows"]}
+    assert (tmp_path / "out" / "compare.pdf").is_file() and (tmp_path / "out" / "estimates.csv").is_file()
+    models = pd.read_csv(tmp_path / "out" / "models.csv")
+    assert list(models.columns[-2:]) == ["time", "df"]

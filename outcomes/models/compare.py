@@ -378,7 +378,8 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
                       higher_is_better=_higher_is_better(cohort, outcome), week=week)
 
     if pairwise and len(schedules) > 2:
-        pairs = _pairwise(cohort, schedules, outcome=outcome, week=week, window=window, covariates=cov,
+        ordered = (ref, *[a for a in schedules if a != ref])  # the reference arm is the reference of its pairs
+        pairs = _pairwise(cohort, ordered, outcome=outcome, week=week, window=window, covariates=cov,
                           remarks=remarks, method=plan.multiplicity)
         if not pairs.empty:
             tables["pairwise"] = pairs

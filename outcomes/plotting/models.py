@@ -245,7 +245,8 @@ def plot_flow(flow: pd.DataFrame, *, arms: list[str] | None = None, stages: dict
         if stage == "randomised":
             return f"{arm_name}\nallocated, n = {n}"
         if stage == "analysed":
-            return f"Analysed at the endpoint\nn = {n} ({100 * n / base:.0f} %)" if base else f"Analysed\nn = {n}"
+            return (f"Analysed at the endpoint\nn = {n} ({100 * n / base:.0f} %); not analysed {base - n}" if base
+                    else f"Analysed\nn = {n}")
         week = stage.removeprefix("assessed_week_")
         return f"Assessed at week {week}\nn = {n} ({100 * n / base:.0f} %)" if base else f"Week {week}: n = {n}"
 
