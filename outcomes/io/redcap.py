@@ -453,7 +453,7 @@ def read_redcap(description: DatasetDescription, schemas: dict[str, TableSchema]
         raise UsageError(f"{records} has no {time.column} column, so its events cannot be timed: export a "
                          "longitudinal project with its events, or map dates ([columns] assessed_on).")
     frame = read.frame
-    if "redcap_event_name" in frame.columns:  # a multi-arm project: the arm is in every event's name
+    if "redcap_arm" in named and "redcap_event_name" in frame.columns:  # the arm is in every event's name
         arm = _text(frame["redcap_event_name"]).str.strip().str.extract(r"_arm_(\d+)$", expand=False)
         if arm.notna().all() and "redcap_arm" not in frame.columns:
             frame = frame.assign(redcap_arm=arm.astype(str))
