@@ -50,8 +50,8 @@ def cohort(tmp_path: Path) -> Cohort:
 
 @pytest.fixture
 def busy_cohort(tmp_path: Path) -> Cohort:
-    """P001 with 300 severe-pain sessions and a red flag at week 2."""
-    rows = [f"S{i},P001,2026-01-{5 + i // 30:02d}T{6 + i % 15:02d}:{(i * 2) % 60:02d},seated slider,slider,seated,1,"
+    """P001 with 300 sessions at pain 8 (01-05 to 01-24) and a red flag on 01-19 (week 2)."""
+    rows = [f"S{i},P001,2026-01-{5 + i // 15:02d}T{6 + i % 15:02d}:{(i * 2) % 60:02d},seated slider,slider,seated,1,"
             f"2,20,8,9,same,false," for i in range(300)]
     assessments = VALID["assessments"].replace(
         "P001,2026-01-19,5,4,2,2,2,1,2,1,1,1,0,1,1,8,55,3,false,false,false",
@@ -74,12 +74,26 @@ def test_report_data_holds_only_that_patient(cohort):
 
 def test_flags_most_urgent_first_and_summarised(busy_cohort):
     data = patient_report_data(busy_cohort, "P001")
+    assert data["stop"]
     rules = [g["rule"] for g in data["flags"]]
-    assert rules[0] == "red_flag" and rules.index("severe_pain") < rules.index("session_flare")
-    severe = next(g for g in data["flags"] if g["rule"] == "severe_pain")
-    assert severe["count"] == 300
-    assert severe["summary"].startswith("300 severe-pain sessions, 2026-01-05 to ")
-    assert "highest in-session pain 9/10" in severe["summary"]
+    assert rules[0] == "red_flag" and rules[1] == "sessions_after_red_flag"
+    after = data["flags"][1]
+    assert after["summary"].startswith("on ") and "glide sessions logged after the red flag of 2026-01-19" in after["summary"]
+    # pain 8 before every session is high pain at rest: a note, never a stop rule
+    assert "severe_pain" not in rules and "high_pain_at_rest" not in rules
+    assert data["rest_note"].startswith("High pain before sessions: pain 8/10 or more before 300 sessions")
+
+
+def test_resolved_episodes_are_history_not_a_stop(tmp_path):
+    # P001: one flare (X3) long before the data ends, then 20 calm sessions: resolved, no banner
+    rows = [f"Q{i},P001,2026-02-{1 + i:02d}T08:00,seated slider,slider,seated,1,2,20,3,3,same,false,"
+            for i in range(20)]
+    cohort = Cohort.from_folder(write_dataset(tmp_path / "r", {"sessions": _sessions_with(rows)}))
+    data = patient_report_data(cohort, "P001")
+    assert not data["stop"] and not data["flags"]
+    assert any(h.startswith("Session flare: 1 episode (1 session)") and h.endswith("resolved") for h in data["history"])
+    html = render_patient_html(data, tmp_path / "r.html").read_text("utf-8")
+    assert "STOP AND CONSULT" not in html and "Earlier, resolved: Session flare" in html
 
 
 def test_unknown_patient_is_named_with_valid_examples(cohort):
@@ -102,7 +116,7 @@ def test_html_escapes_text_from_the_data(cohort, tmp_path):
 def test_html_is_self_contained_and_ordered(cohort, tmp_path):
     html = render_patient_html(patient_report_data(cohort, "P001"), tmp_path / "a.html").read_text("utf-8")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
-    assert html.count('src="data:image/svg+xml;base64,') == 4
+    assert html.count('src="data:image/svg+xml;base64,') == 3  # primary outcome, two more, sessions
     order = [html.index(s) for s in ("patient P001", "STOP AND CONSULT", "data:image", "<h2>Summary",
                                      "<h2>Definitions", "<h2>Provenance")]
     assert order == sorted(order)
@@ -111,7 +125,7 @@ def test_html_is_self_contained_and_ordered(cohort, tmp_path):
 
 def test_clean_patient_has_no_stop_box(cohort, tmp_path):
     html = render_patient_html(patient_report_data(cohort, "P003"), tmp_path / "c.html").read_text("utf-8")
-    assert "STOP AND CONSULT" not in html and "No stop-and-consult flags" in html
+    assert "STOP AND CONSULT" not in html and "No active stop-and-consult flag" in html
 
 
 def test_pdf_is_one_a4_page_with_the_stop_box_first(cohort, tmp_path):
@@ -148,7 +162,7 @@ def test_without_sessions_one_sentence_replaces_the_session_panels(tmp_path, red
     assert bool(data["flags"]) is red_flag
     html = render_patient_html(data, tmp_path / "n.html").read_text("utf-8")
     assert html.count(data["no_sessions_text"]) == 1
-    assert html.count("data:image/svg+xml") == 2  # pain and ODI only
+    assert html.count("data:image/svg+xml") == 2  # the outcomes only
     caveat = "severe pain, session flares and disengagement are not known"
     assert caveat in html  # no flag from sessions does not mean none happened
     pdf = _pdf_text(render_patient_pdf(data, tmp_path / "n.pdf"))
@@ -175,20 +189,26 @@ def test_write_reports_files_index_and_order(busy_cohort, tmp_path, capsys):
     out = tmp_path / "out"
     result = write_patient_reports(busy_cohort, out, progress=False)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["index.html", "patient-P001.html", "patient-P001.pdf", "patient-P002.html", "patient-P002.pdf",
+    assert names == ["index.csv", "index.html", "patient-P001.html", "patient-P001.pdf", "patient-P002.html", "patient-P002.pdf",
                      "patient-P003.html", "patient-P003.pdf"]
     assert result["n"] == 3 and result["index"] == out.resolve() / "index.html"
     index = (out / "index.html").read_text("utf-8")
     rows = re.findall(r"<td><a href=\"patient-(P\d+)\.html\">P", index)
-    assert rows == ["P001", "P002", "P003"]  # red flag first, then disengagement, then none
-    assert "Red flag" in index and "severe pain 300" in index
+    assert rows == ["P001", "P002", "P003"]  # red flag first, then an active disengagement, then none
+    assert "Red flag" in index and "sessions after a red flag (" in index
+    csv = (out / "index.csv").read_text("utf-8").splitlines()
+    assert csv[0] == ("patient_id,schedule,status,last_data_on,active_flags,resolved_flags,red_flags,"
+                      "sessions_after_red_flag,baseline,latest,latest_change,expected,band80_lower,band80_upper,"
+                      "band_time")
+    assert [line.split(",")[0] for line in csv[1:]] == ["P001", "P002", "P003"]
+    assert csv[1].split(",")[11] == "no_band"  # 3 patients: too few for an expected range
     assert capsys.readouterr().err == ""
 
 
 def test_write_reports_in_two_processes_with_progress(cohort, tmp_path, capsys):
     out = tmp_path / "par"
     write_patient_reports(cohort, out, patient_ids=["P002", "P001"], jobs=2, progress=True)
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "patient-P001.html", "patient-P001.pdf",
+    assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.html", "patient-P001.html", "patient-P001.pdf",
                                                      "patient-P002.html", "patient-P002.pdf"]
     html = (out / "patient-P002.html").read_text("utf-8")
     assert "P002-secret-note" in html and "worse after" not in html
@@ -216,3 +236,24 @@ def test_a_patient_coded_index_keeps_its_report(tmp_path):
     write_patient_reports(cohort, out, progress=False)
     assert (out / "patient-index.html").exists() and (out / "patient-index.pdf").exists()
     assert 'href="patient-index.html"' in (out / "index.html").read_text("utf-8")
+
+
+def test_expected_band_axes_to_program_length_and_readable_footer(tmp_path):
+    from outcomes.simulate import simulate
+
+    cohort = Cohort.from_frames(**simulate(60, seed=4).frames())
+    ids = list(cohort.patient_summary["patient_id"][:3])
+    datas = [patient_report_data(cohort, p) for p in ids]
+    assert {d["x_max"] for d in datas} == {12.0}  # every patient's axes run 0..program length
+    d = datas[0]
+    assert d["expected"]["available"] and d["expected"]["status"] in ("ahead", "on_track", "behind", "no_band")
+    assert "80 % of patients like this one" in d["expected"]["text"]
+    render_patient_pdf(d, tmp_path / "a.pdf")
+    page = page_module._PAGE
+    ax = page.axes["primary"]
+    assert {c.get_gid() for c in ax.collections} >= {"band80", "band50"}
+    assert ax.get_xlim() == (0.0, 12.0) and page.axes["calendar"].get_xlim() == (0.0, 12.0)
+    assert min(t.get_fontsize() for t in page.footer if hasattr(t, "get_fontsize")) >= 7
+    assert [t.get_text() for t in page.axes["calendar"].get_yticklabels()][0] == "Mon"
+    html = render_patient_html(d, tmp_path / "a.html").read_text("utf-8")
+    assert "Latest change" in html and "MIC (minimal important change)" in html and "reliable change" in html

@@ -122,7 +122,9 @@ def test_calendar_frame_counts_sessions_per_day(sessions):
     assert len(frame) == 14
     assert frame.loc[0, "sessions"] == 2 and frame.loc[1, "sessions"] == 1 and frame.loc[8, "sessions"] == 3
     assert frame.loc[8, "category"] == 2  # 3 sessions -> "2+"
-    assert (frame.loc[8, "week"], frame.loc[8, "day"]) == (1, 1)
+    # Monday-Sunday weeks: 2026-01-07 is a Wednesday, 2026-01-15 the Thursday of the next calendar week
+    assert (frame.loc[8, "week"], frame.loc[8, "day"]) == (1, 3)
+    assert frame.loc[0, "x"] == pytest.approx(-2 / 7) and frame.loc[8, "x"] == pytest.approx(5 / 7)
 
 
 def test_calendar_draws_a_days_by_weeks_grid(sessions):
@@ -130,11 +132,13 @@ def test_calendar_draws_a_days_by_weeks_grid(sessions):
     plot_adherence_calendar(sessions, enrolled_on="2026-01-07", end="2026-01-16", ax=ax)
     (mesh,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
     grid = mesh.get_array().reshape(7, 2)
-    assert grid[0, 0] == 2 and grid[1, 0] == 1 and grid[2, 0] == 0  # week 0: Wed 2, Thu 1, Fri 0
-    assert grid[1, 1] == 2  # week 1, Thu: 3 sessions shown as 2+
-    assert np.ma.is_masked(grid[3, 1])  # Sat of week 1 is after the end of follow-up
+    assert np.ma.is_masked(grid[0, 0]) and np.ma.is_masked(grid[1, 0])  # Mon, Tue before enrolment
+    assert grid[2, 0] == 2 and grid[3, 0] == 1 and grid[4, 0] == 0  # week 0: Wed 2, Thu 1, Fri 0
+    assert grid[3, 1] == 2  # week 1, Thu: 3 sessions shown as 2+
+    assert np.ma.is_masked(grid[5, 1])  # Sat of week 1 is after the end of follow-up
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels[:2] == ["Wed", "Thu"]
+    assert labels == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert ax.get_xlim() == pytest.approx((-2 / 7, 2 - 2 / 7))  # columns start on Mondays
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0 sessions", "1 session", "2+ sessions"]
 
 

@@ -10,14 +10,16 @@ from ..io.errors import UsageError
 from ..reports.patient import write_patient_reports
 from ._common import add_data_options, add_force_option, load_cohort, outputs, positive_int
 
-HELP = "one-page PDF (and HTML) outcome report per patient, with an index listing flagged patients first"
+HELP = ("one-page PDF (and HTML) outcome report per patient, with an index (HTML and CSV) listing patients who "
+        "need STOP AND CONSULT first, then those behind their expected recovery")
 
 
 def add_parser(sub: Any, *, epilog: str) -> None:
     p = sub.add_parser("patients", help=HELP, description=HELP, epilog=epilog,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", metavar="DATA", help="dataset folder (see `outcomes validate --help`)")
-    p.add_argument("--out", metavar="DIR", required=True, help="write <patient>.pdf/.html and index.html here")
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="write patient-<code>.pdf/.html, index.html and index.csv here")
     p.add_argument("--patient", metavar="ID", nargs="+", action="extend", dest="patients",
                    help="only these patient codes (default: every patient); a code that starts with "
                         "'-' is given as --patient=-CODE")
@@ -37,5 +39,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{exc}.") from None
     result["index"] = oset.final(result["index"])
     print(f"Wrote {result['n']} patient report(s) in {result['seconds']:.1f} s with {result['jobs']} job(s).")
-    print(f"Open first: {result['index']} (patients with stop-and-consult flags are listed first).")
+    print(f"Open first: {result['index']} (STOP AND CONSULT first, then patients behind their expected range; "
+          f"the same list as a table: {oset.final(result['index_csv'])}).")
     return dataset.exit_code

@@ -63,7 +63,8 @@ def plot_patient_trajectory(data: pd.DataFrame, *, outcome: str = "leg_pain", ti
                             baseline: float | None = None, mic: float | None = None,
                             fitted: pd.DataFrame | pd.Series | None = None, patient_col: str = "patient_id",
                             options: Options = DEFAULT_OPTIONS, colour_index: int = 0, legend: bool = True,
-                            ylabel: str | None = None, ax: Axes | None = None, **kwargs: Any) -> Axes:
+                            ylabel: str | None = None, band: pd.DataFrame | None = None,
+                            ax: Axes | None = None, **kwargs: Any) -> Axes:
     """One patient's observations of ``outcome`` over time, with baseline and MIC band.
 
     Parameters
@@ -86,6 +87,10 @@ def plot_patient_trajectory(data: pd.DataFrame, *, outcome: str = "leg_pain", ti
         or a Series indexed by time.
     colour_index : int
         Which :func:`~outcomes.plotting.style.series_style` the observations use.
+    band : DataFrame, optional
+        The expected-recovery band (:meth:`outcomes.models.expected.ExpectedRecovery.band`:
+        ``week, lower80, lower50, upper50, upper80``), drawn behind the observations as two
+        grey shades (gids ``"band80"`` and ``"band50"``).
     legend : bool
         Draw a legend above the axes, right-aligned.
     ylabel : str, optional
@@ -116,6 +121,14 @@ def plot_patient_trajectory(data: pd.DataFrame, *, outcome: str = "leg_pain", ti
         mic = spec.responder.points
     worse_up = spec.higher_is_worse if spec else True
 
+    if band is not None and len(band):
+        w = band["week"].to_numpy(dtype=float)
+        ax.fill_between(w, band["lower80"].to_numpy(dtype=float), band["upper80"].to_numpy(dtype=float),
+                        color="#999999", alpha=0.22, linewidth=0, label="expected range, 80 % of patients like this",
+                        gid="band80", zorder=0.5)
+        ax.fill_between(w, band["lower50"].to_numpy(dtype=float), band["upper50"].to_numpy(dtype=float),
+                        color="#999999", alpha=0.35, linewidth=0, label="expected range, 50 %", gid="band50",
+                        zorder=0.6)
     if baseline is not None and not pd.isna(baseline):
         baseline = float(baseline)
         if mic:
@@ -123,7 +136,7 @@ def plot_patient_trajectory(data: pd.DataFrame, *, outcome: str = "leg_pain", ti
             if spec is not None:
                 lo, hi = max(lo, spec.low), min(hi, spec.high)
             ax.axhspan(lo, hi, color=PALETTE[1], alpha=0.13, linewidth=0,
-                       label=f"< MIC ({mic:g} points) better than baseline", gid="mic_band")
+                       label=f"not yet improved by the MIC ({mic:g} points)", gid="mic_band")
         ax.axhline(baseline, color=NEUTRAL, linestyle=":", linewidth=1.2,
                    label=f"baseline {baseline:g}", gid="baseline")
     ax.plot(frame["time"].to_numpy(), frame["value"].to_numpy(), label=label, gid="observed", **style)
@@ -133,7 +146,7 @@ def plot_patient_trajectory(data: pd.DataFrame, *, outcome: str = "leg_pain", ti
         fit = fit.sort_values(time_col)
         ax.plot(fit[time_col].to_numpy(dtype=float), fit["fitted"].to_numpy(dtype=float), color=style["color"],
                 linestyle="--", linewidth=1.0, label="fitted", gid="fitted")
-    if spec is not None:
+    if spec is not None and np.isfinite(spec.low) and np.isfinite(spec.high):
         pad = (spec.high - spec.low) * 0.04
         ax.set_ylim(spec.low - pad, spec.high + pad)
         if spec.high - spec.low == 10:  # a 0-10 rating: whole even points, not 2.5, 7.5
@@ -161,11 +174,13 @@ def _legend_above(ax: Axes, handles: list | None = None, ncols: int | None = Non
 
 def adherence_calendar_frame(data: pd.DataFrame, *, enrolled_on: Any, end: Any = None,
                              date_col: str = "performed_at") -> pd.DataFrame:
-    """Sessions per day for the calendar: one row per day of follow-up.
+    """Sessions per day for the calendar: one row per day of follow-up, in Monday-Sunday weeks.
 
-    Columns ``date, week`` (program week, days since enrolment // 7), ``day`` (0-6 within the
-    program week), ``sessions`` (count that day) and ``category`` (0, 1 or 2 for "2 or more").
-    Days run from ``enrolled_on`` to ``end`` (default the last session, at least enrolment).
+    Columns ``date``, ``week`` (calendar-week column: 0 is the Monday-Sunday week holding the
+    enrolment day), ``day`` (0 = Monday ... 6 = Sunday), ``x`` (that week's Monday in weeks
+    since enrolment: 0 or a fraction below it for the first week), ``sessions`` (count that
+    day) and ``category`` (0, 1 or 2 for "2 or more"). Days run from ``enrolled_on`` to
+    ``end`` (default the last session, at least enrolment).
     """
     _require(data, [date_col])
     start = pd.Timestamp(enrolled_on).normalize()
@@ -174,8 +189,11 @@ def adherence_calendar_frame(data: pd.DataFrame, *, enrolled_on: Any, end: Any =
         max(days.max(), start) if len(days) and not pd.isna(days.max()) else start)
     dates = pd.date_range(start, max(last, start), freq="D")
     counts = days.value_counts().reindex(dates, fill_value=0).to_numpy(dtype="int64")
-    offset = np.arange(len(dates))
-    return pd.DataFrame({"date": dates, "week": offset // 7, "day": offset % 7, "sessions": counts,
+    monday0 = start - pd.Timedelta(days=start.day_of_week)
+    since_monday = (dates - monday0).days.to_numpy()
+    week = since_monday // 7
+    return pd.DataFrame({"date": dates, "week": week, "day": since_monday % 7,
+                         "x": (week * 7 - start.day_of_week) / 7, "sessions": counts,
                          "category": np.minimum(counts, 2)})
 
 
@@ -183,14 +201,14 @@ def adherence_calendar_frame(data: pd.DataFrame, *, enrolled_on: Any, end: Any =
 def plot_adherence_calendar(data: pd.DataFrame, *, enrolled_on: Any = None, end: Any = None,
                             date_col: str = "performed_at", patient_col: str = "patient_id",
                             legend: bool = True, ax: Axes | None = None) -> Axes:
-    """A days × weeks grid of glide sessions done per day (0, 1, 2 or more) for one patient.
+    """A Monday-Sunday × weeks grid of glide sessions done per day (0, 1, 2 or more) for one patient.
 
     Parameters
     ----------
     data : DataFrame
         One patient's sessions with ``date_col`` (timestamps).
     enrolled_on : date-like, optional
-        Day 0 of week 0; default the first session's day.
+        Enrolment day; default the first session's day.
     end : date-like, optional
         Last day of follow-up (discharge or data cut-off); default the last session's day.
     legend : bool
@@ -199,10 +217,10 @@ def plot_adherence_calendar(data: pd.DataFrame, *, enrolled_on: Any = None, end:
     Returns
     -------
     Axes
-        One cell per day: columns are program weeks (x from ``week`` to ``week + 1``, aligned
-        with the weeks axis of the other patient plots), rows the seven days of the program week
-        labelled with their weekday. The mesh (gid ``"calendar"``) holds the categories 0/1/2;
-        days outside follow-up are masked.
+        One cell per day: rows Monday (top) to Sunday, columns calendar weeks placed on the
+        weeks-since-enrolment axis of the other patient plots (a week's column starts at its
+        Monday, so the first may start before 0). The mesh (gid ``"calendar"``) holds the
+        categories 0/1/2; days outside follow-up are masked.
     """
     _require(data, [date_col])
     _one_patient(data, patient_col)
@@ -215,18 +233,17 @@ def plot_adherence_calendar(data: pd.DataFrame, *, enrolled_on: Any = None, end:
     n_weeks = int(frame["week"].max()) + 1
     grid = np.ma.masked_all((7, n_weeks))
     grid[frame["day"].to_numpy(), frame["week"].to_numpy()] = frame["category"].to_numpy()
+    shift = pd.Timestamp(enrolled_on).day_of_week / 7
     cmap = ListedColormap(list(CALENDAR_COLOURS)).with_extremes(bad=_OUTSIDE)
-    mesh = ax.pcolormesh(np.arange(n_weeks + 1), np.arange(8), grid, cmap=cmap,
+    mesh = ax.pcolormesh(np.arange(n_weeks + 1) - shift, np.arange(8), grid, cmap=cmap,
                          norm=BoundaryNorm([-0.5, 0.5, 1.5, 2.5], 3), edgecolors="white", linewidth=0.6)
     mesh.set_gid("calendar")
-    first = pd.Timestamp(enrolled_on).day_of_week
-    ax.set_yticks(np.arange(7) + 0.5, [_WEEKDAYS[(first + i) % 7] for i in range(7)])
-    ax.set_ylim(7, 0)  # day 0 of the week on top
-    ax.set_xlim(0, n_weeks)
+    ax.set_yticks(np.arange(7) + 0.5, list(_WEEKDAYS))
+    ax.set_ylim(7, 0)  # Monday on top
+    ax.set_xlim(-shift, n_weeks - shift)
     ax.grid(False)
     ax.tick_params(axis="y", length=0)
     ax.set_xlabel("Weeks since enrolment")
-    ax.set_ylabel("Day of program week")
     if legend:
         handles = [Patch(facecolor=c, edgecolor="#999999", linewidth=0.5, label=t)
                    for c, t in zip(CALENDAR_COLOURS, ("0 sessions", "1 session", "2+ sessions"))]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import textwrap
 from typing import Any
 
 import matplotlib as mpl
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -34,11 +36,14 @@ _NO_SESSION_FLAGS = ("Only red flags and sustained worsening could be checked: w
 _W, _H = 8.27, 11.69
 _X0, _X1 = 0.5, 7.8                      # text margins
 _AX_L, _AX_R, _AX_W = 1.0, 4.9, 2.9      # left and right panel axes: left edges, width
-_STOP = (0.45, 0.98, 7.4, 1.72)          # left, top, width, height
-_ROWS = {"A": (3.27, 1.2), "B": (5.36, 1.2), "C": (7.45, 0.8)}   # axes top, height
+_FULL_W = _X1 - _AX_L                    # a full-width panel
+_STOP = (0.45, 0.98, 7.4, 1.5)           # left, top, width, most height
+_ROWS = {"A": (2.95, 1.25), "B": (5.42, 0.9), "C": (7.27, 0.85)}   # axes top, height
+_EXPECTED_TOP = _ROWS["A"][0] + _ROWS["A"][1] + 0.5   # the expected-range sentence under the primary panel
 _TITLE_ABOVE = 0.3                       # section title baseline above the axes top
-_TABLE_TOP = 8.8
-_FOOTER_TOP = 10.3
+_TABLE_TOP = 8.74
+_FOOTER_TOP = 10.62
+_FOOT_SIZE, _FOOT_STEP, _FOOT_CHARS = 7.0, 0.108, 160
 
 
 def _rect(left: float, top: float, width: float, height: float) -> tuple[float, float, float, float]:
@@ -50,29 +55,26 @@ def _y(top: float) -> float:
     return 1 - top / _H
 
 
-#: Axes rectangles of the plot panels.
+#: Axes rectangles of the plot panels: the primary outcome full width, two more outcomes, the sessions.
 _PANELS = {
-    "leg_pain": _rect(_AX_L, _ROWS["A"][0], _AX_W, _ROWS["A"][1]),
-    "back_pain": _rect(_AX_R, _ROWS["A"][0], _AX_W, _ROWS["A"][1]),
-    "odi": _rect(_AX_L, _ROWS["B"][0], _AX_W, _ROWS["B"][1]),
-    "calendar": _rect(_AX_R, _ROWS["B"][0], _AX_W, _ROWS["B"][1]),
-    "levels": _rect(_AX_L, _ROWS["C"][0], _AX_R + _AX_W - _AX_L, _ROWS["C"][1]),
+    "primary": _rect(_AX_L, _ROWS["A"][0], _FULL_W, _ROWS["A"][1]),
+    "second": _rect(_AX_L, _ROWS["B"][0], _AX_W, _ROWS["B"][1]),
+    "third": _rect(_AX_R, _ROWS["B"][0], _AX_W, _ROWS["B"][1]),
+    "calendar": _rect(_AX_L, _ROWS["C"][0], _AX_W, _ROWS["C"][1]),
+    "levels": _rect(_AX_R, _ROWS["C"][0], _AX_W, _ROWS["C"][1]),
 }
-#: Section titles: (slot, x, row, text); text None = from the instrument.
-_TITLES = {"leg_pain": ("pain", _AX_L, "A"), "back_pain": ("pain", _AX_R, "A"), "odi": ("odi", _AX_L, "B"),
-           "calendar": ("calendar", _AX_R, "B"), "levels": ("levels", _AX_L, "C")}
-_TITLE_TEXT = {"leg_pain": "Leg pain", "back_pain": "Back pain", "odi": "Disability (Oswestry Disability Index)",
-               "calendar": "Adherence: glide sessions per day", "levels": "Glide level and session flares"}
-_AXIS_LABEL = {"leg_pain": "Leg pain (NRS 0-10)", "back_pain": "Back pain (NRS 0-10)", "odi": "ODI (%, 0-100)"}
+#: Section titles: panel -> (x, row); the text is the outcome's label (outcome panels) or fixed.
+_TITLES = {"primary": (_AX_L, "A"), "second": (_AX_L, "B"), "third": (_AX_R, "B"), "calendar": (_AX_L, "C"),
+           "levels": (_AX_R, "C")}
+_TITLE_TEXT = {"calendar": "Adherence: glide sessions per day", "levels": "Glide level and session flares"}
+_OUTCOME_PANELS = ("primary", "second", "third")
 #: Slots cut out for the HTML twin, inches (x0, top, x1, bottom), and the panels each shows.
 _SLOTS = {
-    "pain": ((0.3, _ROWS["A"][0] - _TITLE_ABOVE - 0.2, 7.95, _ROWS["A"][0] + _ROWS["A"][1] + 0.42),
-             ("leg_pain", "back_pain")),
-    "odi": ((0.3, _ROWS["B"][0] - _TITLE_ABOVE - 0.2, 4.2, _ROWS["B"][0] + _ROWS["B"][1] + 0.42), ("odi",)),
-    "calendar": ((4.2, _ROWS["B"][0] - _TITLE_ABOVE - 0.2, 7.95, _ROWS["B"][0] + _ROWS["B"][1] + 0.42),
-                 ("calendar",)),
-    "levels": ((0.3, _ROWS["C"][0] - _TITLE_ABOVE - 0.2, 7.95, _ROWS["C"][0] + _ROWS["C"][1] + 0.42),
-               ("levels",)),
+    "primary": ((0.3, _ROWS["A"][0] - _TITLE_ABOVE - 0.2, 7.95, _ROWS["A"][0] + _ROWS["A"][1] + 0.42), ("primary",)),
+    "secondary": ((0.3, _ROWS["B"][0] - _TITLE_ABOVE - 0.2, 7.95, _ROWS["B"][0] + _ROWS["B"][1] + 0.42),
+                  ("second", "third")),
+    "sessions": ((0.3, _ROWS["C"][0] - _TITLE_ABOVE - 0.2, 7.95, _ROWS["C"][0] + _ROWS["C"][1] + 0.42),
+                 ("calendar", "levels")),
 }
 
 # The PDF uses the standard PDF Helvetica (not embedded: 4-5 times faster to write than an embedded
@@ -120,7 +122,7 @@ class _Page:
         self.static = static
         self.fig = Figure(figsize=(_W, _H))
         self.axes: dict[str, Any] = {name: self.fig.add_axes(rect) for name, rect in _PANELS.items()}
-        self.titles: dict[str, Any] = {}       # section title by panel (static)
+        self.titles: dict[str, Any] = {}       # section title by panel (text set per patient for outcomes)
         self.footer: list[Any] = []            # definitions and provenance (static per cohort)
         self.dynamic: list[Any] = []           # this patient's page artists (removed by the next fill)
         self.keys: dict[str, list[Any]] = {}   # this patient's legend artists by panel (also dynamic)
@@ -128,8 +130,8 @@ class _Page:
         with _style():
             for ax in self.axes.values():
                 _tidy(ax)
-            for key, (slot, x, row) in _TITLES.items():
-                self.titles[key] = self._text(x - 0.5, _ROWS[row][0] - _TITLE_ABOVE, _TITLE_TEXT[key],
+            for key, (x, row) in _TITLES.items():
+                self.titles[key] = self._text(x - 0.5, _ROWS[row][0] - _TITLE_ABOVE, _TITLE_TEXT.get(key, ""),
                                               keep=True, fontsize=9.5, fontweight="bold")
             self._footer(*static)
 
@@ -164,6 +166,10 @@ class _Page:
         with _style():
             for ax in self.axes.values():
                 _reset(ax)
+            shown = dict(zip(_OUTCOME_PANELS, data["outcomes"]))
+            for panel in _OUTCOME_PANELS:
+                o = shown.get(panel)
+                self.titles[panel].set_text(_pdf_safe(data["instruments"][o]["label"]) if o else "")
             self._plots()
             for key in ("calendar", "levels"):
                 self.titles[key].set_visible(data["has_sessions"])
@@ -172,28 +178,43 @@ class _Page:
             if text:
                 self._header()
                 self._stop_box()
+                self._expected()
                 self._table()
         return self
 
     def _plots(self) -> None:
         d = self.data
         ass, x_max = d["assessments"], d["x_max"]
-        for o in ("leg_pain", "back_pain", "odi"):
-            info = d["instruments"].get(o)
-            ax = self.axes[o]
+        shown = dict(zip(_OUTCOME_PANELS, d["outcomes"]))
+        for i, panel in enumerate(_OUTCOME_PANELS):
+            ax = self.axes[panel]
+            o = shown.get(panel)
+            info = d["instruments"].get(o) if o else None
+            if o is None:
+                ax.set_axis_off()
+                continue
             if info and info["available"]:
-                plot_patient_trajectory(ass, outcome=o, baseline=info["baseline"], ax=ax, legend=False,
-                                        colour_index=1 if o == "back_pain" else 0, ylabel=_AXIS_LABEL[o])
+                band = d["expected"]["band"] if panel == "primary" and d["expected"]["available"] else None
+                plot_patient_trajectory(ass, outcome=o, baseline=info["baseline"], mic=info["mic"], ax=ax,
+                                        legend=False, colour_index=min(i, 1), ylabel=info["unit"] or _short(info["label"]),
+                                        band=band, options=_options_for(info, o))
+                _y_range(ax, info)
                 ax.set_xlim(0, x_max)
+                entries = []
                 if info["baseline"] is not None:
-                    entries = [("line", {"color": NEUTRAL, "linestyle": ":", "linewidth": 1.2},
-                                f"baseline {info['baseline']:g}")]
+                    entries.append(("line", {"color": NEUTRAL, "linestyle": ":", "linewidth": 1.2},
+                                    f"baseline {info['baseline']:g}"))
                     if info["mic"]:
                         entries.append(("box", {"facecolor": PALETTE[1], "alpha": 0.13, "linewidth": 0},
-                                        f"improved less than the MIC ({info['mic']:g} points)"))
-                    self._key(o, entries)
+                                        f"MIC band ({info['mic']:g} points)"))
+                if band is not None:
+                    entries += [("box", {"facecolor": "#999999", "alpha": 0.22, "linewidth": 0},
+                                 "expected: 80 % of similar patients"),
+                                ("box", {"facecolor": "#999999", "alpha": 0.5, "linewidth": 0}, "50 %")]
+                if entries:
+                    self._key(panel, entries)
             else:
-                _empty(ax, f"No {(info['label'] if info else o).lower()} score recorded for this patient.")
+                _empty(ax, f"No {(info['label'] if info else o)} score recorded for this patient.")
         cal, lev = self.axes["calendar"], self.axes["levels"]
         sessions = d["sessions"]
         if not d["has_sessions"]:  # one sentence in place of the session panels
@@ -204,7 +225,7 @@ class _Page:
                                     end=d["header"]["follow_up_end"], legend=False, ax=cal)
             cal.set_xlim(0, x_max)
             self._key("calendar", [("box", {"facecolor": c, "edgecolor": "#999999", "linewidth": 0.5}, t)
-                                   for c, t in zip(CALENDAR_COLOURS, ("0 sessions", "1 session", "2+ sessions"))])
+                                   for c, t in zip(CALENDAR_COLOURS, ("0 sessions", "1", "2 or more"))])
             if len(sessions):
                 plot_level_steps(sessions, legend=False, ax=lev)
                 lev.set_xlim(0, x_max)
@@ -226,7 +247,7 @@ class _Page:
         a marker) or "box" (a filled square). Four times cheaper to draw than a Legend.
         """
         x = _PANELS[panel][0] * _W
-        top = _ROWS[_TITLES[panel][2]][0] - 0.09
+        top = _ROWS[_TITLES[panel][1]][0] - 0.09
         artists = []
         for kind, style, label in entries:
             if kind == "line":
@@ -237,7 +258,7 @@ class _Page:
                                          transform=self.fig.transFigure, **style))
             self.fig.add_artist(artists[-1])
             artists.append(self._text(x + 0.3, top, label, keep=True, fontsize=7, color="#222222"))
-            x += 0.3 + 0.052 * len(label) + 0.22
+            x += 0.3 + 0.052 * len(label) + 0.18
         self.dynamic += artists
         self.keys[panel] = artists
 
@@ -248,86 +269,114 @@ class _Page:
                    fontweight="bold")
         self._text(_X1, 0.42, f"Data as of {h['as_of']}", fontsize=8.5, ha="right", color="#333333")
         sep = "     "
-        self._text(_X0, 0.66, sep.join([f"Site: {h['site_id']}", f"Clinician: {h['clinician_id']}",
-                                        f"Schedule: {h['schedule']}", f"Enrolled: {h['enrolled_on']}"]),
-                   fontsize=9.5)
-        self._text(_X0, 0.85, sep.join([f"Status: {h['status_text']}",
-                                        f"Weeks followed: {h['weeks_followed']:.1f}"]), fontsize=9.5)
+        first = [f"Site: {h['site_id']}" if h["site_id"] else "", f"Clinician: {h['clinician_id']}"
+                 if h["clinician_id"] else "", f"Schedule: {h['schedule']}", f"Enrolled: {h['enrolled_on']}"]
+        self._text(_X0, 0.66, sep.join(p for p in first if p), fontsize=9.5)
+        second = sep.join([f"Status: {h['status_text']}", f"Weeks followed: {h['weeks_followed']:.1f}",
+                           f"Latest data: {h['last_data_on'] or '–'}"])
+        self._text(_X0, 0.85, second, fontsize=9.5)
+        e = d["expected"]
+        if e["available"] and e["status"] != "no_band":
+            label = d["instruments"][e["outcome"]]["label"]
+            colour = {"behind": FLAG_COLOUR, "ahead": "#1E6B3A"}.get(e["status"], "#111111")
+            self._text(_X1, 0.85, f"{label} vs expected: {e['status'].replace('_', ' ')}", fontsize=9.5,
+                       fontweight="bold", ha="right", color=colour)
 
     # ---- stop box
     def _stop_box(self) -> None:
         d = self.data
-        left, top, width, height = _STOP
-        groups = d["flags"]
-        if not groups:
-            box = 0.42 if d["has_sessions"] else 0.85  # room for the caveat inside the box
-            self._rectangle(left, top, width, box, facecolor="#EEF6EE", edgecolor="#4D7F4D", linewidth=1.0)
-            self._text(left + 0.15, top + 0.27, f"No stop-and-consult flags up to {d['header']['follow_up_end']}.",
-                       fontsize=10, fontweight="bold", color="#1E4D1E")
+        left, top, width, most = _STOP
+        quiet = _quiet_lines(d)
+        if not d["stop"]:
+            lines = [("head", f"No active stop-and-consult flag up to {d['header']['follow_up_end']}.")]
+            lines += [("more", q) for q in quiet]
             if not d["has_sessions"]:
-                for i, line in enumerate(textwrap.wrap(_NO_SESSION_FLAGS, 125)):
-                    self._text(left + 0.15, top + 0.55 + 0.14 * i, line, fontsize=8, color="#333333")
+                lines.append(("more", _NO_SESSION_FLAGS))
+            wrapped = _wrap_stop(lines, 135)
+            spacing = 0.15
+            height = 0.2 + spacing * len(wrapped)
+            self._rectangle(left, top, width, height, facecolor="#EEF6EE", edgecolor="#4D7F4D", linewidth=1.0)
+            y = top + 0.22
+            for kind, line in wrapped:
+                style = {"fontsize": 10, "fontweight": "bold", "color": "#1E4D1E"} if kind == "head" else \
+                    {"fontsize": 8, "color": "#333333"}
+                self._text(left + 0.15, y, line, **style)
+                y += spacing
             return
-        self._rectangle(left, top, width, height, facecolor="#FDF0E8", edgecolor=FLAG_COLOUR, linewidth=3)
-        self._rectangle(left, top, width, 0.32, facecolor=FLAG_COLOUR, edgecolor=FLAG_COLOUR, linewidth=3)
-        n, k = d["n_flags"], len(groups)
-        self._text(left + 0.14, top + 0.225, f"STOP AND CONSULT:  {n} flag{'s' if n != 1 else ''} of {k} "
-                   f"kind{'s' if k != 1 else ''}, most urgent first", fontsize=11, fontweight="bold", color="white")
+        groups = d["flags"]
+        n, k = sum(g["count"] for g in groups), len(groups)
         lines = _stop_lines(groups)
+        lines += [("more", q) for q in quiet]
         if not d["has_sessions"]:
             lines.append(("more", _NO_SESSION_FLAGS))
-        room = height - 0.45
-        for size, spacing, chars in ((9, 0.15, 119), (8, 0.135, 134), (7.2, 0.122, 149), (6.5, 0.11, 165)):
+        room = most - 0.45
+        for size, spacing, chars in ((9, 0.15, 119), (8, 0.135, 134), (7.2, 0.122, 149)):
             wrapped = _wrap_stop(lines, chars)
             if len(wrapped) * spacing <= room:
                 break
         else:
             wrapped = wrapped[: int(room / spacing) - 1] + [("more", "... more in the HTML report")]
+        height = 0.45 + spacing * len(wrapped) + 0.02
+        self._rectangle(left, top, width, height, facecolor="#FDF0E8", edgecolor=FLAG_COLOUR, linewidth=3)
+        self._rectangle(left, top, width, 0.32, facecolor=FLAG_COLOUR, edgecolor=FLAG_COLOUR, linewidth=3)
+        self._text(left + 0.14, top + 0.225, f"STOP AND CONSULT:  {k} active kind{'s' if k != 1 else ''} of flag, "
+                   "most urgent first", fontsize=11, fontweight="bold", color="white")
         y = top + 0.52
-        for kind, s in wrapped:
+        for kind, line in wrapped:
             style = {"head": {"fontweight": "bold"}, "advice": {}, "note": {"style": "italic", "color": "#333333"},
-                     "more": {"style": "italic"}}[kind]
-            self._text(left + (0.32 if kind in ("advice", "note") else 0.15), y, s, fontsize=size, **style)
+                     "more": {"color": "#333333"}}[kind]
+            self._text(left + (0.32 if kind in ("advice", "note") else 0.15), y, line, fontsize=size, **style)
             y += spacing
+        del n
+
+    # ---- expected range
+    def _expected(self) -> None:
+        e = self.data["expected"]
+        for i, line in enumerate(textwrap.wrap(e["text"], 150)[:2]):
+            self._text(_X0, _EXPECTED_TOP + 0.13 * i, line, fontsize=7.5, color="#222222")
 
     # ---- summary table
     def _table(self) -> None:
         d = self.data
         self._text(_X0, _TABLE_TOP, "Summary", fontsize=9.5, fontweight="bold")
-        ew = d["endpoint_week"]
-        cols = [("Outcome", _X0, "left"), ("Baseline", 3.45, "right"), (f"Week {ew}", 4.05, "right"),
-                ("Latest", 4.6, "right"), (f"Change to week {ew}", 5.7, "right"), ("Responder", 5.9, "left"),
-                ("Reliable change", _X1, "right")]
+        cols = list(zip(_table_headers(d["endpoint_week"]), _TABLE_X))
         y = _TABLE_TOP + 0.22
-        for name, x, ha in cols:
+        for name, (x, ha) in cols:
             self._text(x, y, name, fontsize=8, fontweight="bold", ha=ha)
         self._hline(y + 0.05)
         for r in d["table"]:
             y += 0.16
-            for (_, x, ha), s in zip(cols, _table_cells(r, ew)):
-                self._text(x, y, s, fontsize=8, ha=ha)
+            for (_, (x, ha)), s in zip(cols, _table_cells(r, d["endpoint_week"])):
+                self._text(x, y, _clip(s, 40) if ha == "left" and x == _X0 else s, fontsize=8, ha=ha)
         self._hline(y + 0.06)
-        y += 0.22
-        for line in textwrap.wrap(_programme_text(d), 135)[:2] if d["has_sessions"] else []:
+        y += 0.2
+        for line in [w for t in _explain_lines(d) for w in textwrap.wrap(t, 152)][:3]:
+            self._text(_X0, y, line, fontsize=7.5, color="#222222")
+            y += 0.125
+        y += 0.04
+        for line in textwrap.wrap(_programme_text(d), 140)[:2] if d["has_sessions"] else []:
             self._text(_X0, y, line, fontsize=8)
-            y += 0.15
-        if d["notes"]:
+            y += 0.14
+        if d["notes"] and y < _FOOTER_TOP - 0.12:
             notes = "Latest session notes: " + "  ·  ".join(
                 f"{n['date']}: \u201c{_clip(n['text'], 60)}\u201d" for n in d["notes"])
-            self._text(_X0, y, _clip(notes, 165), fontsize=7.5, style="italic", color="#333333")
+            self._text(_X0, y, _clip(notes, 160), fontsize=7.5, style="italic", color="#333333")
 
     # ---- footer (static)
-    def _footer(self, definitions: tuple[str, ...], provenance: str, endpoint_week: int) -> None:
-        self._hline(_FOOTER_TOP - 0.1, colour="#999999", keep=True)
-        y = _FOOTER_TOP + 0.03
-        for item in ("Definitions. " + definitions[0],) + definitions[1:]:
-            for line in textwrap.wrap(item, 190):
-                self.footer.append(self._text(_X0, y, line, keep=True, fontsize=5.8, color="#222222"))
-                y += 0.088
-        for line in textwrap.wrap(provenance, 190)[:2]:
-            y += 0.02
-            self.footer.append(self._text(_X0, y, line, keep=True, fontsize=5.8, color="#444444"))
-            y += 0.088
+    def _footer(self, definitions: tuple[str, ...], provenance: str) -> None:
+        self._hline(_FOOTER_TOP - 0.12, colour="#999999", keep=True)
+        y = _FOOTER_TOP
+        lines = [w for item in definitions for w in textwrap.wrap(item, _FOOT_CHARS)]
+        prov = textwrap.wrap(provenance, _FOOT_CHARS)[:2]
+        room = int((_H - 0.12 - _FOOTER_TOP) / _FOOT_STEP) + 1 - len(prov)
+        if len(lines) > room:
+            lines = lines[:room - 1] + ["... the HTML report has every definition."]
+        for line in lines:
+            self.footer.append(self._text(_X0, y, line, keep=True, fontsize=_FOOT_SIZE, color="#222222"))
+            y += _FOOT_STEP
+        for line in prov:
+            self.footer.append(self._text(_X0, y, line, keep=True, fontsize=_FOOT_SIZE, color="#444444"))
+            y += _FOOT_STEP
 
     # ---- output
     def pdf_bytes(self) -> bytes:
@@ -352,7 +401,9 @@ class _Page:
         out = {}
         try:
             for slot, ((x0, top, x1, bottom), panels) in _SLOTS.items():
-                if slot in ("calendar", "levels") and not self.data["has_sessions"]:
+                if slot == "sessions" and not self.data["has_sessions"]:
+                    continue
+                if slot == "secondary" and len(self.data["outcomes"]) < 2:
                     continue
                 for name, ax in self.axes.items():
                     ax.set_visible(name in panels)
@@ -387,7 +438,7 @@ def _static_key(data: dict[str, Any]) -> tuple[Any, ...]:
     inputs = ("inputs (sha256): " + "; ".join(f"{i['file'] or i['name']} {i['sha256_short']}" for i in p["inputs"])
               if p["inputs"] else "built from data frames (no input files to hash)")
     prov = f"Provenance: {p['version']}; made {p['created']}; dataset {p['dataset']}; {inputs}"
-    return tuple(_footer_definitions(data["definitions"])), prov, data["endpoint_week"]
+    return tuple(_footer_definitions(data)), prov
 
 
 def _reset(ax: Any) -> None:
@@ -449,6 +500,16 @@ def _stop_lines(groups: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return lines
 
 
+def _quiet_lines(d: dict[str, Any]) -> list[str]:
+    """Resolved episodes and the high-pain-at-rest note: history, in one or two lines."""
+    out = []
+    if d["history"]:
+        out.append("Earlier, resolved: " + "; ".join(d["history"]) + ".")
+    if d["rest_note"]:
+        out.append(d["rest_note"])
+    return out
+
+
 def _wrap_stop(lines: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
     out = []
     for kind, s in lines:
@@ -464,19 +525,52 @@ def _fmt(v: float | None, digits: int = 1) -> str:
     return _html.fmt_num(v, digits)
 
 
+#: Summary table columns: (x in inches, alignment), in the order of :func:`_table_headers`.
+_TABLE_X = ((_X0, "left"), (2.95, "right"), (3.5, "right"), (4.3, "right"), (5.2, "right"), (6.1, "right"),
+            (6.25, "left"), (_X1, "right"))
+
+
+def _table_headers(endpoint_week: int) -> list[str]:
+    return ["Outcome", "Baseline", f"Week {endpoint_week}", "Latest (week)", f"Change to wk {endpoint_week}",
+            "Latest change", "Responder", "Reliable change"]
+
+
+def _change(v: float | None, base: float | None, digits: int) -> str:
+    if v is None:
+        return "–"
+    s = ("+" if v > 0 else "") + _fmt(v, digits)
+    if base:
+        pct = 100 * v / base
+        s += f" ({'+' if pct > 0 else ''}{_fmt(pct, 0)} %)"
+    return s
+
+
 def _table_cells(r: dict[str, Any], endpoint_week: int) -> list[str]:
-    digits = 0 if r["outcome"] in ("leg_pain", "back_pain", "rmdq") else 1
-    change = _fmt(r["change"], digits)
-    if r["change"] is not None:
-        change = ("+" if r["change"] > 0 else "") + change
-        if r["pct_change"] is not None:
-            change += f" ({'+' if r['pct_change'] > 0 else ''}{_fmt(r['pct_change'], 0)} %)"
+    digits = 0 if r.get("integer") else 1
     resp = {True: "yes", False: "no"}.get(r["responder"]) or (
-        "no baseline" if r["baseline"] is None else f"no week-{endpoint_week} score" if r["endpoint"] is None
+        "no baseline" if r["baseline"] is None else f"no wk-{endpoint_week} score" if r["endpoint"] is None
         else "–")
     rc = "–" if r["rc_class"] is None else f"{r['rc_class']} (RC {_fmt(r['rc'], 1)})"
-    return [f"{r['label']}, {r['unit']}", _fmt(r["baseline"], digits), _fmt(r["endpoint"], digits),
-            _fmt(r["latest"], digits), change, resp, rc]
+    latest = _fmt(r["latest"], digits)
+    if r["latest"] is not None and r.get("latest_week") is not None:
+        latest += f" ({r['latest_week']:.0f})"
+    unit = f", {r['unit']}" if r["unit"] else ""
+    return [f"{r['label']}{unit}", _fmt(r["baseline"], digits), _fmt(r["endpoint"], digits), latest,
+            _change(r["change"], r["baseline"], digits), _change(r["latest_change"], r["baseline"], digits), resp, rc]
+
+
+def _explain_lines(d: dict[str, Any]) -> list[str]:
+    """What MIC, responder and reliable change mean, in words (one sentence each)."""
+    first = next((r for r in d["table"]), None)
+    example = ""
+    if first is not None:
+        mic = d["instruments"].get(first["outcome"], {}).get("mic")
+        if mic:
+            example = f" ({first['label'].lower()}: {mic:g} points)"
+    ew = d["endpoint_week"]
+    return [f"MIC (minimal important change) = the smallest change patients notice{example}; blue band = not yet "
+            f"improved by it. Responder = improved by at least the MIC at week {ew}; reliable change = beyond the "
+            "scale's measurement error (Jacobson-Truax); either can happen without the other."]
 
 
 def _programme_text(d: dict[str, Any]) -> str:
@@ -497,16 +591,63 @@ def _programme_text(d: dict[str, Any]) -> str:
     return "; ".join(parts) + "."
 
 
-def _footer_definitions(defs: list[dict[str, str]]) -> list[str]:
-    # Merge identical rules (leg and back pain share the NRS rule) to keep the footer short.
+def _footer_definitions(d: dict[str, Any]) -> list[str]:
+    """The definitions this page needs, short: responder rules of its outcomes, RC, flags, band, adherence."""
+    labels = {r["label"] for r in d["table"]}
     merged: dict[tuple[str, str], list[str]] = {}
-    for item in defs:
-        merged.setdefault((item["text"], item["source"]), []).append(item["term"])
-    out = []
+    other = []
+    for item in d["definitions"]:
+        term = item["term"]
+        if term.startswith("Responder, "):
+            if term.removeprefix("Responder, ") in labels:
+                merged.setdefault((item["text"], item["source"]), []).append(term.removeprefix("Responder, "))
+        elif term.startswith("Reliable change"):
+            other.append(f"Reliable change (RC): (endpoint − baseline) ÷ (√2 × SD × √(1 − r)), |RC| > 1.96 is "
+                         f"reliable. Source: {item['source']}.")
+        elif term == "Adherence" and d["has_sessions"]:
+            other.append(f"{term}: {item['text']}")
+    rules = []
     for (text, source), terms in merged.items():
-        if len(terms) > 1 and all(t.startswith("Responder, ") for t in terms):
-            term = "Responder, " + " and ".join(t.removeprefix("Responder, ") for t in terms)
-        else:
-            term = " / ".join(terms)
-        out.append(f"{term}: {text} Source: {source}.")
-    return out
+        rule = re.sub(r" from baseline \(.*?\) at week \d+\.?$", "", text)
+        rules.append(f"{' and '.join(terms).lower()} {rule.removeprefix('improved ')} ({source})")
+    ew = d["endpoint_week"]
+    out = [f"Responder = improved by week {ew} from baseline: " + "; ".join(rules) + "."] if rules else []
+    t = d["safety_terms"]
+    out.append(f"Stop and consult: a red flag, sessions after one, sustained worsening (2 assessments in a row 2 points "
+               f"worse than baseline), pain ≥ {t['severe']}/10 during or after a session, a flare (a 2-point rise "
+               f"or rated worse), 7 days without a session. Consecutive flagged sessions are one episode, active "
+               f"within {t['active_days']} days of the latest data or until {t['resolved_after']} sessions without "
+               f"it. Pain ≥ {t['severe']}/10 before a session is a note. Source: the program's advice to stop when "
+               "pain is severe or symptoms worsen; Farrar et al. 2001, Pain 94:149.")
+    out.append("Expected range: the 50 % and 80 % prediction band for a new patient with this schedule and baseline "
+               "from the cohort's linear mixed model (random intercept and slope per patient, REML); ahead or "
+               "behind = outside the 80 % band.")
+    return out + other
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= 28 else "".join(w[0] for w in label.split() if w[0].isupper()) or label[:28]
+
+
+def _y_range(ax: Any, info: dict[str, Any]) -> None:
+    """Open scales: a little room around the data (fixed scales are set by the plot)."""
+    if info["low"] is None or info["high"] is None:
+        ax.margins(y=0.15)
+
+
+_OPTIONS_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def _options_for(info: dict[str, Any], outcome: str) -> Any:
+    """Minimal options holding this outcome's label, unit, range, direction and MIC (for the plot)."""
+    from ..config import InstrumentSpec, Options, ResponderRule
+
+    key = (outcome, info["label"], info["unit"], info["low"], info["high"], info["higher_is_better"], info["mic"])
+    if key not in _OPTIONS_CACHE:
+        spec = InstrumentSpec(name=outcome, column=outcome, label=info["label"], unit=info["unit"],
+                              low=-np.inf if info["low"] is None else info["low"],
+                              high=np.inf if info["high"] is None else info["high"],
+                              higher_is_worse=not info["higher_is_better"], responder=ResponderRule(points=info["mic"]),
+                              reliability=np.nan, reliability_source="", responder_source="")
+        _OPTIONS_CACHE[key] = Options(instruments={outcome: spec})
+    return _OPTIONS_CACHE[key]
