@@ -410,6 +410,9 @@ def adam_tables(cohort: Any, *, study: str = "OUTCOMES", source: str = "") -> Ad
         adqs = adqs.drop(columns="_order")
     text = _description_text(cohort, columns, codes, dated, unit, source)
     notes = []
+    flags = [c for c in scored.columns if isinstance(c, str) and c.startswith("rf_")]
+    if flags:
+        notes.append(f"the red-flag answers ({', '.join(flags)}) are not exported: ADQS holds the scored outcomes")
     if cohort.sessions is not None:
         notes.append("the session log is not exported (ADaM BDS holds the outcomes): analyses that need "
                      "sessions are left out when the export is read back")
