@@ -114,6 +114,8 @@ def test_missing_data_codes_and_out_of_range_values(tmp_path, data):
                                    for ln in r.splitlines()) + "\n", d),
      "[columns] age_years names the field 'age'; dictionary.csv defines it (form 'enrolment') but records.csv "
      "does not have it"),
+    (lambda t, r, d: (t.replace('dictionary = "dictionary.csv"', 'dictionary = "dict.csv"'), r, d),
+     "dict.csv does not exist (the folder holds: dataset.toml, dictionary.csv, records.csv)"),
     (lambda t, r, d: (t, r.replace("record_id,", "subject,", 1), d),
      'its first column is "subject", but the first field of dictionary.csv (the record id) is "record_id"'),
 ])
