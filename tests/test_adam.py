@@ -140,3 +140,13 @@ def test_study_days_are_read_with_day_1_as_time_0(tmp_path, data):
     (out / "dataset.toml").write_text(text, encoding="utf-8")
     ds = load_dataset(out)
     assert ds.ok and sorted(ds["assessments"]["time"].unique()) == [0, 14, 28, 42]
+
+
+def test_a_baseline_flag_off_time_0_is_said(tmp_path, data):
+    folder = write_adam(tmp_path, data)
+    ds = load_dataset(folder)
+    assert not any("ABLFL" in n for n in ds.notes)
+    adqs = pd.read_csv(folder / "adqs.csv", dtype=str, keep_default_na=False)
+    adqs.loc[(adqs["USUBJID"] == "100") & (adqs["AVISITN"] == "2"), "ABLFL"] = "Y"
+    adqs.to_csv(folder / "adqs.csv", index=False)
+    assert any('2 baseline record(s) of adqs.csv (ABLFL = "Y") are not at time 0' in n for n in load_dataset(folder).notes)

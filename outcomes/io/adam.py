@@ -211,6 +211,12 @@ def read_adam(description: DatasetDescription, schemas: dict[str, TableSchema], 
             num = pd.to_numeric(when, errors="coerce")
             shifted = num.where(~(num >= 1), num - 1)
             when = when.where(num.isna(), shifted.map(lambda v: f"{v:g}" if pd.notna(v) else ""))
+        if "ABLFL" in rows.columns:  # the analyses take time 0 (or the last before it) as baseline
+            flagged = (_text(rows["ABLFL"]).str.strip().str.upper() == "Y").to_numpy()
+            off = flagged & (pd.to_numeric(when, errors="coerce") != 0).to_numpy()
+            if off.any():
+                notes.append(f"{int(off.sum()):,} baseline record(s) of {qs_name} (ABLFL = \"Y\") are not at time 0; "
+                             "the analyses take the value at time 0 (or the last before it) as the baseline")
     names = code[keep].map(by_code)
     table = pd.DataFrame({"pid": pid.to_numpy(), "when": when.to_numpy(), "name": names.to_numpy(),
                           "value": _text(rows["AVAL"]).str.strip().to_numpy(), "line": rows.index.to_numpy()})
