@@ -2,7 +2,9 @@
 
 A description (DESIGN.md §2a) names the layout of the data (``exports``: the
 four contract files; ``long``: one file, a row per patient and time; ``wide``:
-one file, a row per patient), the file, extra spellings of missing values, the
+one file, a row per patient; ``redcap``: a REDCap records export with its data
+dictionary, see :mod:`outcomes.io.redcap`; ``adam``: CDISC ADaM ADSL and a BDS
+dataset, see :mod:`outcomes.io.adam`), the files, extra spellings of missing values, the
 columns that hold contract fields, value recodes, row filters, the time axis,
 declared outcomes and typed covariates. :func:`load_description` parses and
 checks one without reading the data; :func:`check_columns` checks it against a
