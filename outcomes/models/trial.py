@@ -12,6 +12,7 @@ key; their sentences (exclusions, arms that could not be estimated) are in
 `assign_visits`          each assessment's planned visit (or unscheduled), counted
 `descriptives`           n, mean, SD, median, quartiles per outcome, arm and visit
 `responder_table`        responder rates (both denominators), RD and OR vs reference
+                         (from `outcomes.models.comparison.responders`)
 `flow`                   randomised, assessed at each visit, analysed, per arm
 `hedges_g`               Hedges' g of the change from baseline vs the reference arm
 `trial_ancova`           `outcomes.models.comparison.ancova` with checked covariates
