@@ -18,7 +18,8 @@ def add_parser(sub: Any, *, epilog: str) -> None:
     p = sub.add_parser("describe", help=HELP, description=HELP, epilog=epilog,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", metavar="DATA", help="a data file (.csv, .xlsx, .parquet) or the folder holding it "
-                   "(or the four exports)")
+                   "(or the four exports, a REDCap records export with its data dictionary, or ADaM ADSL + a BDS "
+                   "dataset)")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--write", metavar="FILE", help="write a commented starter description to FILE "
                        "(refuses to overwrite; usually DATA/dataset.toml)")
