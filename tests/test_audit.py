@@ -75,8 +75,12 @@ def test_wilson_interval_matches_stack_md(sim_cohort):
 def test_kpis_have_denominators_targets_and_verdicts(sim_cohort):
     k = audit_kpis(sim_cohort)
     assert list(k["kpi"]) == ["prom_completion", "responder", "responder_itt", "adherence",
-                              "flares_per_100_sessions", "consult_flags_per_patient", "dropout", "fidelity"]
-    assert k["denominator"].notna().all() and k["denominator_label"].str.len().gt(0).all()
+                              "flares_per_100_sessions", "active_flag", "sessions_after_red_flag", "dropout",
+                              "fidelity"]
+    counted = k[k["kpi"] != "sessions_after_red_flag"]
+    assert counted["denominator"].notna().all() and k["denominator_label"].str.len().gt(0).all()
+    red = k.set_index("kpi").loc["sessions_after_red_flag"]  # a few patients with a red flag: suppressed
+    assert pd.isna(red["denominator"]) and red["status"] in ("met", "not met")
     assert set(k["status"]) <= {"met", "not met", "too few to say"}
     assert set(k["direction"]) == {"higher is better", "lower is better"}
     ind = patient_indicators(sim_cohort)
@@ -307,7 +311,7 @@ def test_report_escapes_data_text_and_renders_pdf(tmp_path):
     html = Path(paths["audit.html"]).read_text(encoding="utf-8")
     assert bad not in html and "<b>markup</b>" not in html
     assert "&lt;b&gt;markup&lt;/b&gt;" in html  # the remark, shown as text
-    assert "alert(1)" not in html.split("7. Remarks")[0]  # the failing value is never quoted by the audit
+    assert "alert(1)" not in html.split("8. Remarks")[0]  # the failing value is never quoted by the audit
     assert "a value is not one of those allowed" in html  # the rule in plain words instead
     assert "1. Data quality" in html and "rows read" in html
     assert "could not be fitted" in html  # two patients: no case-mix model, said in words
@@ -341,3 +345,110 @@ def test_small_counts_in_sentences_are_masked_but_other_numbers_stay():
         "12 patients logged fewer than 11 sessions in week 6")
     assert mask_small_counts("0 rows left out", 11) == "0 rows left out"
     assert mask_small_counts("3 patients", 1) == "3 patients"
+
+
+# ------------------------------------------------------------------ lifecycle KPIs, fidelity, SPC, overdispersion
+
+
+def test_active_flag_and_sessions_after_red_flag_kpis(sim_cohort):
+    from outcomes.measures.safety import patient_flag_summary
+
+    k = audit_kpis(sim_cohort, k=1).set_index("kpi")
+    summ = patient_flag_summary(sim_cohort.flags, sim_cohort.patient_summary["patient_id"])
+    act = k.loc["active_flag"]
+    assert act["numerator"] == summ["stop_and_consult"].sum() and act["denominator"] == len(summ)
+    red = k.loc["sessions_after_red_flag"]
+    assert red["numerator"] == summ["sessions_after_red_flag"].sum()
+    assert red["denominator"] == (summ["red_flags"] > 0).sum()
+    assert red["status"] == ("met" if red["numerator"] == 0 else "not met")
+
+
+def test_fidelity_counts_a_level_held_longer_than_a_time_schedule_allows(sim):
+    from outcomes.models.audit import stayed_too_long
+
+    s = sim.sessions.copy()
+    pid = sim.patients.loc[sim.patients["schedule"] == "weekly", "patient_id"].iloc[0]
+    mine = s["patient_id"] == pid
+    s.loc[mine, "level"] = 1  # never moved up: no level change, yet three weeks late
+    c = Cohort.from_frames(sim.patients, sim.assessments, sessions=s, prescriptions=sim.prescriptions)
+    late = stayed_too_long(c)
+    assert late[pid] is True or bool(late[pid])
+    ind = patient_indicators(c).set_index("patient_id")
+    assert not ind.loc[pid, "fidelity"]
+    guided = sim.patients.loc[sim.patients["schedule"] == "guided", "patient_id"]
+    assert late.reindex(guided).isna().all()  # a symptom-guided stay is not judged by time
+
+
+def test_spc_rows_p_chart_limits_and_anhoej_rules(sim_cohort):
+    from outcomes.models.audit import spc_data
+    from outcomes.models.audit.spc import anhoej_signals
+
+    spc = spc_data(sim_cohort, k=1, period="quarter")
+    assert list(spc.columns[:10]) == ["table", "kpi", "label", "chart", "period", "n", "value", "center", "lower",
+                                      "upper"]
+    r = spc[spc["kpi"] == "responder"]
+    ind = patient_indicators(sim_cohort)
+    p = ind["responder"].dropna().astype(bool).mean()
+    assert_allclose(r["center"], p)
+    n = r["n"].to_numpy(dtype=float)
+    assert_allclose(r["upper"], np.clip(p + 3 * np.sqrt(p * (1 - p) / n), 0, 1))
+    assert set(spc.loc[spc["kpi"] == "adherence", "chart"]) == {"xmr"}
+    # Anhøj: 12 points, 9 in a row above the centre is a shift (limit round(log2(12) + 3) = 7)
+    shift, few, longest, _ = anhoej_signals([1, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1], 0.0)
+    assert shift and longest == 9
+    assert not anhoej_signals([1, -1] * 6, 0.0)[0]
+    # suppression: a period with fewer than k patients shows no value and no limits
+    hidden = spc_data(sim_cohort, k=11, period="month")
+    assert hidden.loc[hidden["suppressed"], ["value", "lower", "upper"]].isna().all().all()
+
+
+def test_funnel_overdispersion_widens_the_limits(sim_cohort):
+    plain = funnel_data(sim_cohort, by="clinician_id", k=1)
+    wide = funnel_data(sim_cohort, by="clinician_id", k=1, overdispersion=True)
+    assert plain["tau2"].isna().all() and wide["phi"].notna().all()
+    if wide["tau2"].iloc[0] > 0:
+        assert (wide["upper_99_8"] - wide["lower_99_8"] >= plain["upper_99_8"] - plain["lower_99_8"] - 1e-9).all()
+    else:
+        assert_allclose(wide["upper_99_8"], plain["upper_99_8"])
+    # strongly overdispersed: every patient of half the clinicians responds, none of the others
+    s = sim_cohort.patient_summary.copy()
+    clin = sorted(s["clinician_id"].unique())
+    s["leg_pain_responder"] = s["clinician_id"].isin(clin[::2]).astype("boolean")
+    extreme = _with_summary(sim_cohort, s)
+    f = funnel_data(extreme, by="clinician_id", k=1, overdispersion=True)
+    g = funnel_data(extreme, by="clinician_id", k=1)
+    assert f["tau2"].iloc[0] > 0.1 and f["phi"].iloc[0] > 10
+    assert (f["upper_95"] - f["lower_95"] > g["upper_95"] - g["lower_95"]).all()
+    assert f["position"].eq("within").sum() > g["position"].eq("within").sum()
+
+
+def test_audit_runs_without_site_clinician_sessions_or_discharge_on_a_declared_outcome(tmp_path):
+    from outcomes.measures.instruments import BUILTIN_OUTCOMES, OutcomeRegistry, OutcomeSpec
+
+    rng = np.random.default_rng(3)
+    n = 60
+    pats = pd.DataFrame({"patient_id": [f"S{i:03d}" for i in range(n)],
+                         "enrolled_on": pd.to_datetime("2025-01-06") + pd.to_timedelta(rng.integers(0, 300, n), "D"),
+                         "schedule": np.where(np.arange(n) % 2, "A", "B")})
+    rows = []
+    for pid, day0 in zip(pats["patient_id"], pats["enrolled_on"]):
+        b = rng.normal(40, 8)
+        for w in (0, 6, 12):
+            rows.append({"patient_id": pid, "assessed_on": day0 + pd.Timedelta(days=7 * w),
+                         "wellbeing": float(np.clip(b + w + rng.normal(0, 5), 0, 100))})
+    ass = pd.DataFrame(rows)
+    reg = OutcomeRegistry(BUILTIN_OUTCOMES.specs + (OutcomeSpec("wellbeing", "Wellbeing", "0-100", 0, 100, True,
+                                                                 False, 5.0),))
+    c = Cohort.from_frames(pats, ass, outcomes=reg)
+    paths = write_audit_report(c, tmp_path / "out", pdf=False)
+    doc = json.loads(Path(paths["kpis.json"]).read_text())
+    assert doc["outcome"] == "wellbeing"
+    assert any(x.startswith("No site column") for x in doc["left_out"])
+    assert any(x.startswith("No discharge data") for x in doc["left_out"])
+    kp = {r["kpi"]: r for r in doc["kpis"]}
+    assert kp["dropout"]["status"] == "not available" and "discharge" in kp["dropout"]["note"]
+    assert kp["responder"]["label"].startswith("Wellbeing responders")
+    assert doc["headline"][0].startswith("Audit of 60 patients")
+    assert all(set(r) >= {"table", "kpi", "period", "value", "center", "lower", "upper", "signal"} for r in doc["spc"])
+    html = Path(paths["audit.html"]).read_text()
+    assert "No site or clinician column" in html and "KeyError" not in html

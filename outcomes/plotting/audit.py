@@ -1,4 +1,4 @@
-"""Audit plots: funnel plot of unit rates, outcome distributions at baseline and endpoint.
+"""Audit plots: funnel plot of unit rates, outcome distributions, KPIs over time (SPC charts).
 
 Each function draws on the axes it is given (or the current one), returns it and
 never saves or shows. The funnel plot draws the frame of
@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..config import DEFAULT_OPTIONS, Options
 from ..models.audit import funnel_limits
 from .style import _require, _styled
-from .style import BAD, NEUTRAL, PALETTE, get_ax
+from .style import BAD, FLAG_COLOUR, NEUTRAL, PALETTE, get_ax
 
-__all__ = ["distribution_frame", "plot_funnel", "plot_outcome_distributions"]
+__all__ = ["distribution_frame", "plot_funnel", "plot_outcome_distributions", "plot_spc"]
 
 _INNER_COLOUR, _OUTER_COLOUR = "#E69F00", BAD
 
@@ -78,8 +78,16 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, ax: Axes | None = None, label_out
     top = max(float(np.nanmax(n_shown)) if len(n_shown) else 0.0, 20.0) * 1.08
     if not np.isnan(overall):
         grid = np.unique(np.round(np.geomspace(1, top, 300)).astype(int))
-        lim = funnel_limits(overall, grid, levels=(float(inner.replace("_", ".")) / 100,
-                                                    float(outer.replace("_", ".")) / 100))
+        lv = (float(inner.replace("_", ".")) / 100, float(outer.replace("_", ".")) / 100)
+        lim = funnel_limits(overall, grid, levels=lv)
+        tau2 = float(frame["tau2"].iloc[0]) if "tau2" in frame.columns and len(frame) else np.nan
+        if tau2 > 0:  # limits widened for overdispersion (Spiegelhalter 2005): normal, additive tau^2
+            from scipy import stats
+
+            s2 = overall * (1 - overall) / grid
+            for name, level in ((inner, lv[0]), (outer, lv[1])):
+                half = stats.norm.ppf((1 + level) / 2) * np.sqrt(s2 + tau2)
+                lim[f"lower_{name}"], lim[f"upper_{name}"] = np.clip(overall - half, 0, 1), np.clip(overall + half, 0, 1)
         for name, style, gid in ((inner, {"color": NEUTRAL, "linestyle": "--", "linewidth": 1.0}, "limit_inner"),
                                  (outer, {"color": "#333333", "linestyle": "-", "linewidth": 0.9}, "limit_outer")):
             for side in ("lower", "upper"):
@@ -97,6 +105,7 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, ax: Axes | None = None, label_out
             ax.annotate(str(row["unit"]), (float(row["n"]), float(row["rate"])), xytext=(5, 4),
                         textcoords="offset points", fontsize=8, gid="unit_label")
     ax.set_xlim(0, top)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # caseloads are whole patients
     ax.set_ylim(-0.02, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     label = ylabel or (str(frame["short_label"].iloc[0]) if "short_label" in frame.columns and len(frame)
@@ -108,7 +117,9 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, ax: Axes | None = None, label_out
     handles = [
         Line2D([], [], color=PALETTE[1], linewidth=1.2, label=f"overall rate ({overall:.0%})"
                if not np.isnan(overall) else "overall rate"),
-        Line2D([], [], color=NEUTRAL, linestyle="--", label=f"{inner_txt} limits"),
+        Line2D([], [], color=NEUTRAL, linestyle="--", label=f"{inner_txt} limits"
+               + (" (widened for overdispersion)" if "tau2" in frame.columns and len(frame)
+                  and float(frame["tau2"].iloc[0]) > 0 else "")),
         Line2D([], [], color="#333333", linestyle="-", linewidth=0.9, label=f"{outer_txt} limits"),
         Line2D([], [], color="black", marker="o", linestyle="none", label="unit within limits"),
         Line2D([], [], color=_INNER_COLOUR, marker="s", linestyle="none", label=f"outside {inner_txt}"),
@@ -208,4 +219,48 @@ def plot_outcome_distributions(summary: pd.DataFrame, *, outcome: str = "leg_pai
     if not data:
         ax.text(0.5, 0.5, f"Too few patients with {what.lower()} scores to show", transform=ax.transAxes,
                 ha="center", va="center", fontsize=9)
+    return ax
+
+
+def plot_spc(spc_frame: pd.DataFrame, *, ax: Axes | None = None, title: bool = True) -> Axes:
+    """One KPI's statistical process control chart by enrolment period.
+
+    Parameters
+    ----------
+    spc_frame : DataFrame
+        The rows of one KPI from :func:`outcomes.models.audit.spc_data`
+        (``period, value, center, lower, upper, signal, chart, label``).
+    ax : Axes, optional
+    title : bool, default True
+        Put the KPI's label and chart type above the axes.
+
+    Returns
+    -------
+    Axes
+        The values (gid ``"value"``), signals in the flag colour (gid ``"signal"``),
+        the centre line (gid ``"center"``) and the limits as steps (gid ``"limit"``).
+        Suppressed periods are gaps.
+    """
+    frame = _require(spc_frame, ["period", "value", "center", "lower", "upper", "signal", "chart", "label"],
+                     name="spc_frame")
+    ax = get_ax(ax)
+    x = np.arange(len(frame))
+    v = frame["value"].to_numpy(dtype=float)
+    pct = frame["chart"].iloc[0] == "p" if len(frame) else True
+    ax.plot(x, v, color="black", marker="o", markersize=3.5, linewidth=1.0, gid="value")
+    sig = frame["signal"].fillna("").ne("").to_numpy() & ~np.isnan(v)
+    ax.plot(x[sig], v[sig], linestyle="none", marker="o", markersize=5.5, color=FLAG_COLOUR, gid="signal")
+    if len(frame):
+        ax.axhline(float(frame["center"].iloc[0]), color=PALETTE[1], linewidth=1.0, gid="center")
+    for col in ("lower", "upper"):
+        ax.step(x, frame[col].to_numpy(dtype=float), where="mid", color=NEUTRAL, linestyle="--", linewidth=0.9,
+                gid="limit")
+    ax.set_xticks(x, list(frame["period"]), rotation=45 if len(frame) > 3 else 0, ha="right" if len(frame) > 3
+                  else "center", fontsize=7)
+    if pct:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    if title and len(frame):
+        kind = "p-chart" if pct else "XmR chart"
+        ax.set_title(f"{frame['label'].iloc[0]} ({kind})", fontsize=8.5, loc="left")
+    ax.set_xlim(-0.5, max(len(frame) - 0.5, 0.5))
     return ax

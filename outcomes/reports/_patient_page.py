@@ -279,8 +279,9 @@ class _Page:
         if e["available"] and e["status"] != "no_band":
             label = d["instruments"][e["outcome"]]["label"]
             colour = {"behind": FLAG_COLOUR, "ahead": "#1E6B3A"}.get(e["status"], "#111111")
-            self._text(_X1, 0.85, f"{label} vs expected: {e['status'].replace('_', ' ')}", fontsize=9.5,
-                       fontweight="bold", ha="right", color=colour)
+            # beside the primary panel's title, where the band is drawn
+            self._text(_X1, _ROWS["A"][0] - _TITLE_ABOVE, f"{label} vs expected: {e['status'].replace('_', ' ')}",
+                       fontsize=9.5, fontweight="bold", ha="right", color=colour)
 
     # ---- stop box
     def _stop_box(self) -> None:

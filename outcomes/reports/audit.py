@@ -45,9 +45,13 @@ from ..models.audit import (
     audit_kpis,
     casemix_model,
     casemix_oe,
+    default_outcome,
     funnel_data,
+    present_groupings,
+    spc_data,
     suppress_counts,
 )
+from ..models.audit._common import _check_outcome
 from ..models.results import ModelResult
 from ._html import (
     definitions,
@@ -58,7 +62,7 @@ from ._html import (
     write_html,
 )
 
-__all__ = ["SUPPRESSED", "audit_document", "cohort_table", "write_audit_report"]
+__all__ = ["SUPPRESSED", "audit_document", "audit_headline", "cohort_table", "write_audit_report"]
 
 #: What a suppressed cell shows in the CSV, XLSX and HTML outputs (JSON gives null and ``suppressed``).
 SUPPRESSED = "suppressed"
@@ -82,7 +86,7 @@ def _median_iqr(x: pd.Series, digits: int = 1) -> str:
     return f"{q[1]:.{digits}f} ({q[0]:.{digits}f}–{q[2]:.{digits}f})"
 
 
-def cohort_table(cohort: Cohort, *, by: str = "schedule", k: int = 11) -> pd.DataFrame:
+def cohort_table(cohort: Cohort, *, by: str = "schedule", k: int = 11, outcome: str | None = None) -> pd.DataFrame:
     """Table 1: who was treated, per unit and overall, with small cells suppressed.
 
     Parameters
@@ -105,6 +109,8 @@ def cohort_table(cohort: Cohort, *, by: str = "schedule", k: int = 11) -> pd.Dat
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(map(repr, GROUPINGS))}, got {by!r}")
     s = cohort.patient_summary
+    if by not in s.columns:
+        raise ValueError(f"by={by!r}: the patients export has no {by} column")
     units = sorted(s[by].astype(str).unique())
     keys = s[by].astype(str)
     cols = [*units, "All patients"]
@@ -136,11 +142,12 @@ def cohort_table(cohort: Cohort, *, by: str = "schedule", k: int = 11) -> pd.Dat
         rows.append(["Female, n (%)", *[SUPPRESSED if h else f"{int(f):,} ({f / d:.0%})" if d else "–"
                                          for f, d, h in zip(female, n, hide_f | hide_d)]])
     summary_row("Symptom duration, weeks: median (IQR)", "symptom_duration_weeks", "median")
-    for outcome in ("leg_pain", "odi"):
-        spec = cohort.options.instruments.get(outcome)
+    for o in dict.fromkeys(("leg_pain", "odi") + ((outcome,) if outcome else ())):
+        spec = cohort.options.instruments.get(o)
         if spec is not None:
-            summary_row(f"Baseline {spec.label.lower() if outcome == 'leg_pain' else 'ODI'}, {spec.unit}: "
-                        "mean (SD)", f"{outcome}_baseline", "mean")
+            name = "ODI" if o == "odi" else spec.label.lower() if o == "leg_pain" else spec.label
+            summary_row(f"Baseline {name}{', ' + spec.unit if spec.unit else ''}: mean (SD)", f"{o}_baseline",
+                        "mean")
     return pd.DataFrame(rows, columns=["characteristic", *cols])
 
 
@@ -163,30 +170,111 @@ class _Audit:
     remarks: list[str] = field(default_factory=list)
     excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
     model_remarks: list[str] = field(default_factory=list)
+    outcome: str = "leg_pain"
+    spc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    left_out: list[str] = field(default_factory=list)
+    levels: tuple[float, float] = (0.95, 0.998)
+    overdispersion: bool = False
 
 
-def _compute(cohort: Cohort, *, dataset: Dataset | None, targets: AuditTargets, k: int) -> _Audit:
+def _compute(cohort: Cohort, *, dataset: Dataset | None, targets: AuditTargets, k: int,
+             outcome: str | None = None, levels: tuple[float, float] = (0.95, 0.998),
+             overdispersion: bool = False, spc_period: str = "auto") -> _Audit:
     if not isinstance(cohort, Cohort):
         raise TypeError(f"cohort must be an outcomes.Cohort, got {type(cohort).__name__}")
     if dataset is not None and not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be an outcomes.Dataset or None, got {type(dataset).__name__}")
-    kpis = audit_kpis(cohort, targets=targets, k=k)
-    kpis_by = {by: audit_kpis(cohort, targets=targets, by=by, k=k) for by in GROUPINGS}
-    funnels = {by: funnel_data(cohort, by=by, k=k) for by in ("site_id", "clinician_id")}
+    outcome = default_outcome(cohort) if outcome is None else outcome
+    _check_outcome(cohort, outcome)
+    groupings = present_groupings(cohort)
+    kpis = audit_kpis(cohort, targets=targets, k=k, outcome=outcome)
+    kpis_by = {by: audit_kpis(cohort, targets=targets, by=by, k=k, outcome=outcome) for by in groupings}
+    units = [by for by in ("site_id", "clinician_id") if by in groupings]
+    funnels = {by: funnel_data(cohort, by=by, k=k, outcome=outcome, levels=levels, overdispersion=overdispersion)
+               for by in units}
     model, error, oe = None, None, {}
     try:
-        model = casemix_model(cohort)
-        oe = {by: casemix_oe(cohort, by=by, model=model, k=k) for by in ("site_id", "clinician_id")}
+        model = casemix_model(cohort, outcome=outcome)
+        oe = {by: casemix_oe(cohort, by=by, model=model, k=k, outcome=outcome) for by in units}
     except ValueError as exc:
         error = str(exc)
-    tables = {by: cohort_table(cohort, by=by, k=k) for by in ("schedule", "site_id")}
+    tables = {by: cohort_table(cohort, by=by, k=k, outcome=outcome) for by in ("schedule", "site_id")
+              if by in groupings}
     excluded = cohort.excluded.copy()
     if "rows" in excluded.columns:
         excluded["rows"] = [_small(int(n), k) for n in excluded["rows"]]
+    spc = spc_data(cohort, k=k, outcome=outcome, period=spc_period)
     return _Audit(cohort=cohort, targets=targets, k=k, kpis=kpis, kpis_by=kpis_by, funnels=funnels, model=model,
                   model_error=error, oe=oe, tables=tables, quality=_quality(dataset, k=k),
                   remarks=[mask_small_counts(r, k) for r in cohort.remarks], excluded=excluded,
-                  model_remarks=[mask_small_counts(r, k) for r in (model.remarks if model is not None else ())])
+                  model_remarks=[mask_small_counts(r, k) for r in (model.remarks if model is not None else ())],
+                  outcome=outcome, spc=spc, left_out=_left_out(cohort, groupings), levels=levels,
+                  overdispersion=overdispersion)
+
+
+def _left_out(cohort: Cohort, groupings: tuple[str, ...]) -> list[str]:
+    """One sentence per part of the audit the data cannot give."""
+    out = []
+    if "site_id" not in groupings:
+        out.append("No site column: KPIs by site, the site funnel plot and the case-mix comparison of sites are "
+                   "left out.")
+    if "clinician_id" not in groupings:
+        out.append("No clinician column: KPIs by clinician, the clinician funnel plot and the case-mix comparison "
+                   "of clinicians are left out.")
+    if "schedule" not in groupings:
+        out.append("No schedule column: KPIs and tables by progression schedule are left out.")
+    if cohort.sessions is None:
+        out.append("No sessions export: adherence, flares, sessions after a red flag and progression fidelity are "
+                   "left out, and flags come from the assessments alone.")
+    if "discharged_on" not in cohort.patients.columns:
+        out.append("No discharge data: who dropped out is not known, so dropout is left out (a missing endpoint "
+                   "is reported as 'no endpoint').")
+    return out
+
+
+def audit_headline(cohort: Cohort, *, dataset: Dataset | None = None, targets: AuditTargets = DEFAULT_TARGETS,
+                   k: int = 11, outcome: str | None = None) -> list[str]:
+    """A few lines for the terminal: verdicts, STOP AND CONSULT, red-flag signals, outliers, trends."""
+    return _headline(_compute(cohort, dataset=dataset, targets=targets, k=k, outcome=outcome))
+
+
+def _headline(a: _Audit) -> list[str]:
+    c = a.cohort
+    v = a.kpis
+    avail = v[v["status"] != "not available"]
+    counts = avail["status"].value_counts()
+    lines = [f"Audit of {len(c.patient_summary):,} patients as of {c.as_of.date()}: {counts.get('met', 0)} of "
+             f"{len(avail)} indicators met their target, {counts.get('not met', 0)} not met"
+             + (f", {counts.get('too few to say', 0)} too few to say" if counts.get("too few to say", 0) else "")
+             + "."]
+    by_kpi = v.set_index("kpi")
+    if "active_flag" in by_kpi.index:
+        r = by_kpi.loc["active_flag"]
+        what = (f"{_fmt_rate(r['rate'], 'proportion')} of patients" if pd.notna(r["rate"])
+                else "a suppressed number of patients")
+        lines.append(f"STOP AND CONSULT (an active flag or a red flag): {what} (target at most "
+                     f"{_fmt_rate(r['target'], 'proportion', 0)}).")
+    if "sessions_after_red_flag" in by_kpi.index and by_kpi.loc["sessions_after_red_flag", "status"] == "not met":
+        r = by_kpi.loc["sessions_after_red_flag"]
+        n = "some" if pd.isna(r["numerator"]) else f"{int(r['numerator']):,}"
+        lines.append(f"Safety signal: {n} glide sessions were logged after a red flag (see the KPI table).")
+    for by, f in a.funnels.items():
+        out = f[f["position"].isin(["above", "below"])]
+        if len(out):
+            lines.append(f"Outside the 99.8 % funnel limits for responders: " + ", ".join(
+                f"{_UNIT_WORDS[by]} {u} ({p})" for u, p in zip(out["unit"], out["position"])) + ".")
+    if len(a.spc):
+        sig = a.spc[a.spc["signal"].fillna("") != ""]
+        shown = a.spc[~a.spc["suppressed"]].groupby("kpi").size()
+        charted = int((shown >= 2).sum())
+        gone = a.spc["kpi"].nunique() - charted
+        period = a.spc.attrs.get("period", "period")
+        what = (f"signals in {', '.join(dict.fromkeys(sig['label']))}" if len(sig)
+                else f"no signal in the {charted} chart{'s' if charted != 1 else ''} that could be shown")
+        hidden = f"; {gone} more suppressed at k = {a.k} (--min-cell)" if gone else ""
+        lines.append(f"Change over time (SPC, by {period} of enrolment): {what}{hidden}.")
+    lines += [f"Left out: {x}" for x in a.left_out]
+    return lines
 
 
 #: Words after a number that make it a count of people or records (and so a cell to suppress).
@@ -300,6 +388,14 @@ def _document(a: _Audit, outputs: dict[str, str] | None) -> dict[str, Any]:
         "casemix": {"model": model, "error": a.model_error,
                     "observed_expected": {by: _records(f) for by, f in a.oe.items()}},
         "cohort_tables": {by: _records(t) for by, t in a.tables.items()},
+        "spc": _records(a.spc[["table", "kpi", "period", "value", "center", "lower", "upper", "signal", "n",
+                               "suppressed"]]) if len(a.spc) else [],
+        "spc_period": a.spc.attrs.get("period"),
+        "outcome": a.outcome,
+        "headline": _headline(a),
+        "left_out": list(a.left_out),
+        "funnel_levels": list(a.levels),
+        "funnel_overdispersion": a.overdispersion,
         "data_quality": a.quality,
         "remarks": list(a.remarks),
         "excluded": _records(a.excluded),
@@ -309,7 +405,7 @@ def _document(a: _Audit, outputs: dict[str, str] | None) -> dict[str, Any]:
 
 
 def audit_document(cohort: Cohort, *, dataset: Dataset | None = None, targets: AuditTargets = DEFAULT_TARGETS,
-                   k: int = 11, outputs: dict[str, str] | None = None) -> dict[str, Any]:
+                   k: int = 11, outputs: dict[str, str] | None = None, outcome: str | None = None) -> dict[str, Any]:
     """The JSON document of ``outcomes audit --format json``.
 
     Parameters
@@ -331,10 +427,13 @@ def audit_document(cohort: Cohort, *, dataset: Dataset | None = None, targets: A
         (by ``site_id``, ``clinician_id``, ``schedule``), ``funnel`` and
         ``casemix.observed_expected`` (by site and clinician), ``casemix.model``
         (description and coefficients, log odds), ``cohort_tables``,
-        ``data_quality``, ``remarks``, ``excluded``, ``outputs``, ``provenance``.
-        Suppressed numbers are null.
+        ``data_quality``, ``remarks``, ``excluded``, ``outputs``, ``provenance``,
+        ``headline`` (the lines ``outcomes audit`` prints), ``spc`` (rows ``{"table": "spc", "kpi", "period", "value", "center", "lower",
+        "upper", "signal", "n", "suppressed"}``), ``spc_period``, ``outcome``, ``left_out``
+        (one sentence per part the data cannot give), ``funnel_levels``,
+        ``funnel_overdispersion``. Suppressed numbers are null.
     """
-    return _document(_compute(cohort, dataset=dataset, targets=targets, k=k), outputs)
+    return _document(_compute(cohort, dataset=dataset, targets=targets, k=k, outcome=outcome), outputs)
 
 
 # ------------------------------------------------------------------ flat tables (CSV / XLSX)
@@ -375,6 +474,10 @@ def _sheets(a: _Audit) -> dict[str, pd.DataFrame]:
         sheets[f"O-E by {_UNIT_WORDS[by]}"] = _marked(f)
     for by, t in a.tables.items():
         sheets[f"Cohort by {_UNIT_WORDS[by]}"] = t
+    if len(a.spc):
+        spc = a.spc.copy()
+        spc["value"] = spc["value"].astype(object).where(~spc["suppressed"], SUPPRESSED)
+        sheets["KPIs over time"] = spc
     if a.quality is not None:
         sheets["Data quality"] = pd.DataFrame(a.quality["reconciliation"])
         if a.quality["reasons"]:
@@ -532,17 +635,29 @@ def _figures(a: _Audit) -> dict[str, str | None]:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    from ..plotting.audit import plot_funnel, plot_outcome_distributions
+    from ..plotting.audit import plot_funnel, plot_outcome_distributions, plot_spc
     from ..plotting.cohort import plot_waterfall
 
     c = a.cohort
     figs: dict[str, str | None] = {}
     for by, frame in a.funnels.items():
+        if frame["suppressed"].all():
+            figs[f"funnel_{by}"] = None  # nothing can be plotted: one sentence says so
+            continue
         fig = Figure(figsize=(7.0, 4.6), layout="constrained")
         plot_funnel(frame, ax=fig.add_subplot())
         figs[f"funnel_{by}"] = figure_data_uri(fig, fmt="svg")
+    charts = [g for _, g in a.spc.groupby("kpi", sort=False) if g["value"].notna().sum() >= 2] if len(a.spc) else []
+    if charts:
+        rows = math.ceil(len(charts) / 2)
+        fig = Figure(figsize=(7.0, 2.1 * rows), layout="constrained")
+        for i, g in enumerate(charts):
+            plot_spc(g, ax=fig.add_subplot(rows, 2, i + 1))
+        figs["spc"] = figure_data_uri(fig, fmt="svg")
+    else:
+        figs["spc"] = None
     s = c.patient_summary
-    outcomes = [o for o in ("leg_pain", "odi") if f"{o}_baseline" in s.columns]
+    outcomes = [o for o in dict.fromkeys((a.outcome, "odi")) if f"{o}_baseline" in s.columns]
     if outcomes:
         fig = Figure(figsize=(7.0, 3.2), layout="constrained")
         for i, o in enumerate(outcomes):
@@ -551,7 +666,8 @@ def _figures(a: _Audit) -> dict[str, str | None]:
         figs["distributions"] = figure_data_uri(fig, fmt="png", dpi=130)
     else:
         figs["distributions"] = None
-    change = pd.to_numeric(s["leg_pain_change"], errors="coerce") if "leg_pain_change" in s.columns else None
+    o = a.outcome
+    change = pd.to_numeric(s[f"{o}_change"], errors="coerce") if f"{o}_change" in s.columns else None
     if change is not None and change.notna().sum() >= a.k:
         fig = Figure(figsize=(7.0, 3.2), layout="constrained")
         ax = fig.add_subplot()
@@ -559,15 +675,32 @@ def _figures(a: _Audit) -> dict[str, str | None]:
         if len(shown) > _WATERFALL_BARS:  # evenly spaced ranks keep the shape; one bar per patient is slow
             order = np.argsort(change[change.notna()].to_numpy(), kind="stable")
             pick = order[np.unique(np.linspace(0, len(order) - 1, _WATERFALL_BARS).round().astype(int))]
-            plot_waterfall(shown.iloc[pick], outcome="leg_pain", options=c.options, ax=ax)
+            plot_waterfall(shown.iloc[pick], outcome=o, options=c.options, ax=ax)
             ax.set_xlabel(f"Patients, sorted by change (n = {len(shown):,}; {len(pick):,} evenly spaced "
                           "ranks drawn)")
         else:
-            plot_waterfall(shown, outcome="leg_pain", options=c.options, ax=ax)
+            plot_waterfall(shown, outcome=o, options=c.options, ax=ax)
         figs["waterfall"] = figure_data_uri(fig, fmt="png", dpi=130)
     else:
         figs["waterfall"] = None
     return figs
+
+
+def _spc_view(a: _Audit) -> dict[str, Any]:
+    """What the SPC section says: the period, and per KPI its signals in words (or none)."""
+    if not len(a.spc):
+        return {"period": None, "rows": [], "hidden": 0}
+    rows = []
+    for kpi, g in a.spc.groupby("kpi", sort=False):
+        shown = g[~g["suppressed"]]
+        sig = shown[shown["signal"].fillna("") != ""]
+        rows.append({"label": g["label"].iloc[0], "chart": "p-chart" if g["chart"].iloc[0] == "p" else "XmR chart",
+                     "periods": len(shown), "of": len(g),
+                     "signals": ("every period suppressed (a count below k; see --min-cell)" if not len(shown) else
+                                 "too few periods shown to judge" if len(shown) < 2 else
+                                 "; ".join(f"{p}: {t}" for p, t in zip(sig["period"], sig["signal"]))
+                                 or "no signal")})
+    return {"period": a.spc.attrs.get("period"), "rows": rows, "hidden": int(a.spc["suppressed"].sum())}
 
 
 def _context(a: _Audit, figures: dict[str, str | None]) -> dict[str, Any]:
@@ -610,9 +743,22 @@ def _context(a: _Audit, figures: dict[str, str | None]) -> dict[str, Any]:
         "not_available": [v["label"] for v in missing],
         "not_available_reason": "; ".join(reasons),
         "counts": counts,
-        "kpi_by": {by: _kpi_matrix(a.kpis_by[by]) for by in ("schedule", "site_id")},
-        "kpi_by_clinician_note": len(a.kpis_by["clinician_id"]["group"].unique()),
+        "kpi_by": {by: {"chunks": _kpi_matrix(a.kpis_by[by]),
+                        "all_hidden": bool(a.kpis_by[by].loc[a.kpis_by[by]["status"] != "not available",
+                                                             "suppressed"].all())}
+                   for by in ("schedule", "site_id") if by in a.kpis_by},
+        "kpi_by_clinician_note": (len(a.kpis_by["clinician_id"]["group"].unique()) if "clinician_id" in a.kpis_by
+                                  else 0),
+        "left_out": list(a.left_out),
+        "headline": _headline(a),
+        "outcome_label": c.options.instruments[a.outcome].label,
+        "spc": _spc_view(a),
+        "levels": [f"{x * 100:g} %" for x in a.levels],
+        "overdispersion": a.overdispersion,
         "funnels": {by: {"figure": figures.get(f"funnel_{by}"), "rows": _funnel_view(f),
+                         "all_hidden": bool(f["suppressed"].all()) and len(f) > 0,
+                         "tau2": float(f["tau2"].iloc[0]) if len(f) and "tau2" in f.columns else float("nan"),
+                         "phi": float(f["phi"].iloc[0]) if len(f) and "phi" in f.columns else float("nan"),
                          "outside": outside[by], "word": _UNIT_WORDS[by],
                          "hidden": int(f["suppressed"].sum()), "total": len(f),
                          "overall": _fmt_rate(f["overall_rate"].iloc[0], "proportion") if len(f) else "–",
@@ -621,7 +767,8 @@ def _context(a: _Audit, figures: dict[str, str | None]) -> dict[str, Any]:
                     for by, f in a.funnels.items()},
         "model": model,
         "model_error": a.model_error,
-        "oe": {by: {"rows": _oe_view(f), "word": _UNIT_WORDS[by]} for by, f in a.oe.items()},
+        "oe": {by: {"rows": _oe_view(f), "word": _UNIT_WORDS[by], "all_hidden": bool(f["suppressed"].all())}
+               for by, f in a.oe.items()},
         "tables": tables,
         "figures": figures,
         "quality": a.quality,
@@ -635,8 +782,9 @@ def _context(a: _Audit, figures: dict[str, str | None]) -> dict[str, Any]:
 
 
 def write_audit_report(cohort: Cohort, out_dir: str | os.PathLike[str], *, dataset: Dataset | None = None,
-                       targets: AuditTargets = DEFAULT_TARGETS, k: int = 11,
-                       pdf: bool = True) -> dict[str, str]:
+                       targets: AuditTargets = DEFAULT_TARGETS, k: int = 11, pdf: bool = True,
+                       outcome: str | None = None, levels: tuple[float, float] = (0.95, 0.998),
+                       overdispersion: bool = False, spc_period: str = "auto") -> dict[str, str]:
     """Write the audit report (HTML, PDF) and the KPI tables (CSV, XLSX, JSON).
 
     Parameters
@@ -654,6 +802,15 @@ def write_audit_report(cohort: Cohort, out_dir: str | os.PathLike[str], *, datas
         (CMS cell-size rule); 1 turns suppression off.
     pdf : bool, default True
         Also render ``audit.pdf`` (WeasyPrint, the same HTML).
+    outcome : str, optional
+        The outcome of the responder and completion KPIs (default leg pain, else the
+        dataset's first outcome with change scores).
+    levels : (float, float), default (0.95, 0.998)
+        Funnel limits (inner, outer).
+    overdispersion : bool, default False
+        Widen the funnel limits for overdispersion (Spiegelhalter 2005).
+    spc_period : {"auto", "month", "quarter"}
+        Enrolment period of the SPC charts.
 
     Returns
     -------
@@ -664,7 +821,8 @@ def write_audit_report(cohort: Cohort, out_dir: str | os.PathLike[str], *, datas
     if not isinstance(targets, AuditTargets):
         raise TypeError(f"targets must be an AuditTargets, got {type(targets).__name__}")
     out = prepare_out_dir(out_dir)
-    a = _compute(cohort, dataset=dataset, targets=targets, k=k)
+    a = _compute(cohort, dataset=dataset, targets=targets, k=k, outcome=outcome, levels=tuple(levels),
+                 overdispersion=overdispersion, spc_period=spc_period)
     paths = {name: output_path(out, name) for name in ("audit.html", "audit.pdf", "kpis.csv", "kpis.xlsx",
                                                        "kpis.json")}
     if not pdf:

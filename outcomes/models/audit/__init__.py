@@ -12,6 +12,10 @@ Three questions an audit lead asks, each answered by a function returning a tidy
 `casemix_oe` (with `casemix_model`)
     Is a unit's result explained by its patients? Observed ÷ expected responders
     from a logistic model of baseline severity, symptom duration and age.
+`spc_data`
+    Is anything changing? Each KPI by month or quarter of enrolment as a
+    statistical process control chart (p-chart for proportions, XmR for means)
+    with Anhøj run rules.
 
 Every per-patient input comes from `patient_indicators`, so the tables agree with
 each other. Counts of 1 to ``k − 1`` (default ``k = 11``, the CMS cell-size rule) are
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 from .casemix import casemix_model, casemix_oe
 from .funnel import funnel_data, funnel_limits
+from .spc import spc_data
 from .kpis import (
     DEFAULT_TARGETS,
     FUNNEL_KPIS,
@@ -30,7 +35,10 @@ from .kpis import (
     KPIS,
     AuditTargets,
     audit_kpis,
+    default_outcome,
     patient_indicators,
+    present_groupings,
+    stayed_too_long,
 )
 from .suppression import suppress_counts
 
@@ -45,6 +53,10 @@ __all__ = [
     "casemix_oe",
     "funnel_data",
     "funnel_limits",
+    "default_outcome",
     "patient_indicators",
+    "present_groupings",
+    "spc_data",
+    "stayed_too_long",
     "suppress_counts",
 ]

@@ -11,7 +11,7 @@ from scipy import stats
 
 from ...cohort import Cohort
 from ._common import _check_by, _check_cohort, _check_k, _check_level
-from .kpis import _FUNNEL_COLUMN, FUNNEL_KPIS, _labels, patient_indicators
+from .kpis import _FUNNEL_COLUMN, FUNNEL_KPIS, _labels, default_outcome, patient_indicators
 from .suppression import suppress_counts
 
 # ------------------------------------------------------------------ funnel plots
@@ -74,7 +74,7 @@ def funnel_limits(p: float, n: Any, levels: Sequence[float] = (0.95, 0.998)) -> 
 
 def funnel_data(cohort: Cohort, *, by: str = "site_id", kpi: str = "responder", k: int = 11,
                 levels: Sequence[float] = (0.95, 0.998), target: float | None = None,
-                outcome: str = "leg_pain") -> pd.DataFrame:
+                outcome: str | None = None, overdispersion: bool = False) -> pd.DataFrame:
     """Each unit's rate against its caseload, with exact binomial control limits.
 
     Parameters
@@ -91,7 +91,14 @@ def funnel_data(cohort: Cohort, *, by: str = "site_id", kpi: str = "responder", 
     target : float, optional
         The proportion the limits are centred on; by default the overall rate of
         all units pooled.
-    outcome : str, default "leg_pain"
+    outcome : str, optional
+        Default leg pain, else the dataset's first outcome.
+    overdispersion : bool, default False
+        Widen the limits for overdispersion between units (Spiegelhalter 2005,
+        Stat Med 24:1185, §3.4): z-scores winsorised at 10 %, φ = their mean
+        square; when I·φ > I − 1 an additive random-effects variance
+        τ² = (I·φ − (I − 1)) / (Σwᵢ − Σwᵢ² / Σwᵢ), wᵢ = 1/sᵢ², and limits
+        p ± z √(sᵢ² + τ²) (normal). ``phi`` and ``tau2`` say what was found.
 
     Returns
     -------
@@ -100,7 +107,8 @@ def funnel_data(cohort: Cohort, *, by: str = "site_id", kpi: str = "responder", 
         overall_rate``, the limits of :func:`funnel_limits` at ``n``,
         ``position`` (against the outer limits: "within", "above", "below"),
         ``position_inner`` (against the inner limits), ``suppressed``, ``kpi``,
-        ``label``, ``short_label`` (for an axis) and ``denominator_label``. Positions are kept for suppressed units
+        ``label``, ``short_label`` (for an axis), ``denominator_label``, and
+        ``phi``, ``tau2`` (overdispersion; NaN when not asked for). Positions are kept for suppressed units
         (they are what the audit is for) but no count or rate is. Units with no
         patient in the denominator have position "no data".
 
@@ -120,6 +128,9 @@ def funnel_data(cohort: Cohort, *, by: str = "site_id", kpi: str = "responder", 
         raise ValueError(f"levels must be two probabilities (inner, outer), got {levels!r}")
     inner, outer = sorted(_check_level(x, "levels") for x in levels)
     ind = patient_indicators(cohort, outcome=outcome)
+    outcome = default_outcome(cohort) if outcome is None else outcome
+    if by not in ind.columns:
+        raise ValueError(f"by={by!r}: the patients export has no {by} column")
     col = ind[_FUNNEL_COLUMN[kpi]]
     g = pd.DataFrame({"unit": ind[by].astype(str), "x": col}).groupby("unit", sort=True)["x"]
     table = pd.DataFrame({"n": g.count().astype("int64"),
@@ -141,6 +152,23 @@ def funnel_data(cohort: Cohort, *, by: str = "site_id", kpi: str = "responder", 
     if has.any() and not np.isnan(overall):
         lim = funnel_limits(overall, table.loc[has, "n"].to_numpy(), levels=(inner, outer))
         table.loc[has, names] = lim[names].to_numpy()
+    table["phi"], table["tau2"] = np.nan, np.nan
+    if overdispersion and has.sum() >= 3 and 0 < overall < 1:
+        nn = table.loc[has, "n"].to_numpy(dtype=float)
+        s2 = overall * (1 - overall) / nn
+        z = (table.loc[has, "rate"].to_numpy(dtype=float) - overall) / np.sqrt(s2)
+        lo_q, hi_q = np.quantile(z, [0.1, 0.9])
+        phi = float(np.mean(np.clip(z, lo_q, hi_q) ** 2))
+        i = len(z)
+        w = 1 / s2
+        tau2 = max((i * phi - (i - 1)) / (w.sum() - (w ** 2).sum() / w.sum()), 0.0) if i * phi > i - 1 else 0.0
+        table["phi"], table["tau2"] = phi, tau2
+        if tau2 > 0:
+            for lv in (inner, outer):
+                zq = stats.norm.ppf((1 + lv) / 2)
+                half = zq * np.sqrt(s2 + tau2)
+                table.loc[has, f"lower_{_level_name(lv)}"] = np.clip(overall - half, 0, 1)
+                table.loc[has, f"upper_{_level_name(lv)}"] = np.clip(overall + half, 0, 1)
     table["position"] = _position(table, outer)
     table["position_inner"] = _position(table, inner)
     hide_n, hide_d = suppress_counts(table["events"], table["n"], k=k, proportion=True, lines=True)

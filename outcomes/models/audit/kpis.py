@@ -21,9 +21,10 @@ from ._common import (
     _ratio_ci,
     _wilson,
 )
+from ...measures.safety import patient_flag_summary
 from .suppression import suppress_counts
 
-_PROPORTION_TARGETS = ("prom_completion", "adherence", "responder", "dropout", "fidelity")
+_PROPORTION_TARGETS = ("prom_completion", "adherence", "responder", "dropout", "fidelity", "active_flag")
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,14 @@ class AuditTargets:
         Leg-pain responders at the endpoint among patients assessed. Local choice.
     flares_per_100_sessions : float, default 5.0
         Session flares per 100 sessions done (lower is better). Local choice.
-    consult_flags_per_patient : float, default 1.0
-        Stop-and-consult flags per patient (lower is better). Local choice.
+    active_flag : float, default 0.15
+        Patients needing STOP AND CONSULT: an active flag episode or a red flag
+        (:func:`outcomes.measures.safety.patient_flag_summary`; lower is better).
+        Local choice: on data simulated from published glide-program figures about
+        one patient in nine has one (`outcomes.config.SIMULATION_FIGURES`).
+    sessions_after_red_flag : float, default 0
+        Glide sessions logged after a patient's red flag (lower is better): a red
+        flag means stop and refer urgently, so any is a safety signal.
     dropout : float, default 0.20
         Patients who dropped out among those whose program has ended (lower is
         better). Furlan et al. 2009 (as for ``prom_completion``).
@@ -62,7 +69,8 @@ class AuditTargets:
     adherence: float = 0.70
     responder: float = 0.50
     flares_per_100_sessions: float = 5.0
-    consult_flags_per_patient: float = 1.0
+    active_flag: float = 0.15
+    sessions_after_red_flag: float = 0.0
     dropout: float = 0.20
     fidelity: float = 0.80
 
@@ -87,7 +95,8 @@ _TARGET_SOURCES = {
     "adherence": "local choice (non-adherence of 50-70 % is common; DOMAIN.md)",
     "responder": "local choice",
     "flares_per_100_sessions": "local choice",
-    "consult_flags_per_patient": "local choice",
+    "active_flag": "local choice (about 1 in 9 on data calibrated to published figures)",
+    "sessions_after_red_flag": "none: red flags need urgent referral (cauda equina, progressive weakness)",
     "dropout": "Furlan et al. 2009, Spine 34:1929",
     "fidelity": "Borrelli et al. 2005, J Consult Clin Psychol 73:852 (≥ 80 % = high fidelity)",
 }
@@ -113,30 +122,90 @@ KPIS: tuple[_Kpi, ...] = (
     _Kpi("adherence", "adherence", "mean", "mean proportion", True, True, "t interval of patient means"),
     _Kpi("flares_per_100_sessions", "flares", "ratio", "per 100 sessions", False, True,
          "ratio estimator, variance linearised by patient"),
-    _Kpi("consult_flags_per_patient", "n_flags", "per_patient", "per patient", False, False,
-         "t interval of patient counts"),
+    _Kpi("active_flag", "active_flag", "proportion", "proportion", False, False, "Wilson"),
+    _Kpi("sessions_after_red_flag", "sessions_after_red_flag", "total", "sessions", False, True,
+         "count (every such session is a signal)"),
     _Kpi("dropout", "dropout", "proportion", "proportion", False, False, "Wilson"),
     _Kpi("fidelity", "fidelity", "proportion", "proportion", True, True, "Wilson"),
 )
 
 #: Per-patient yes/no indicators `funnel_data` can compare across units.
-FUNNEL_KPIS: tuple[str, ...] = ("responder", "responder_itt", "prom_completion", "dropout", "fidelity")
+FUNNEL_KPIS: tuple[str, ...] = ("responder", "responder_itt", "prom_completion", "dropout", "fidelity",
+                                "active_flag")
 _FUNNEL_COLUMN = {"responder": "responder", "responder_itt": "responder_itt",
-                  "prom_completion": "prom_completed", "dropout": "dropout", "fidelity": "fidelity"}
+                  "prom_completion": "prom_completed", "dropout": "dropout", "fidelity": "fidelity",
+                  "active_flag": "active_flag"}
+
+
+def default_outcome(cohort: Cohort) -> str:
+    """The outcome audited when none is given: leg pain, else the first outcome with change scores."""
+    s = cohort.patient_summary
+    have = [o for o in cohort.options.instruments if f"{o}_responder" in s.columns]
+    if "leg_pain" in have or not have:
+        return "leg_pain"
+    return next((o for o in cohort.summarised if o in have), have[0])
+
+
+def present_groupings(cohort: Cohort) -> tuple[str, ...]:
+    """The groupings (site, clinician, schedule) the cohort's patients actually carry."""
+    s = cohort.patient_summary
+    return tuple(g for g in GROUPINGS if g in s.columns and s[g].notna().any())
+
+
+def stayed_too_long(cohort: Cohort) -> pd.Series:
+    """Per patient: True when the level stayed below the time schedule's level for a whole week.
+
+    A weekly patient still at level 1 in week 3 has stayed longer than the schedule allows,
+    with or without sessions that week (the level carries forward). Symptom-guided schedules
+    allow staying as long as the sessions do not qualify, so they are not judged here (their
+    moves are, in :func:`outcomes.measures.progression.progression_fidelity`). NA without
+    sessions or a schedule file.
+    """
+    from ...measures.progression import load_schedules
+
+    s = cohort.patient_summary
+    out = pd.Series(pd.array([pd.NA] * len(s), dtype="boolean"), index=s["patient_id"].to_numpy())
+    w = cohort.patient_week
+    if cohort.sessions is None or "level" not in w.columns or "schedule" not in s.columns:
+        return out
+    try:
+        schedules = load_schedules()
+    except Exception:  # a broken schedule folder is reported by the cohort; nothing to judge here
+        return out
+    time_rules = {n: sc for n, sc in schedules.items() if sc.rule == "time" and sc.days_per_level}
+    sched = w["patient_id"].map(dict(zip(s["patient_id"], s["schedule"].astype(str))))
+    judged = sched.isin(list(time_rules)).to_numpy()
+    if not judged.any():
+        return out
+    start = sched.map({n: sc.start_level for n, sc in time_rules.items()}).to_numpy(dtype=float)
+    per = sched.map({n: sc.days_per_level for n, sc in time_rules.items()}).to_numpy(dtype=float)
+    top = sched.map({n: sc.max_level for n, sc in time_rules.items()}).to_numpy(dtype=float)
+    week = w["week"].to_numpy(dtype=float)
+    # the level the schedule asks for by the end of the week (a full week at each level)
+    expected = np.minimum(start + np.floor(7 * week / np.where(per > 0, per, np.nan)), top)
+    level = pd.to_numeric(w["level"], errors="coerce").to_numpy(dtype=float)
+    full = w["days_enrolled"].to_numpy(dtype=float) >= 7 if "days_enrolled" in w.columns else np.ones(len(w), bool)
+    behind = judged & full & ~np.isnan(level) & (level < expected)
+    anyb = pd.Series(behind).groupby(w["patient_id"].to_numpy()).any()
+    seen = pd.Series(judged & ~np.isnan(level)).groupby(w["patient_id"].to_numpy()).any()
+    idx = seen[seen].index
+    out.loc[idx] = anyb.loc[idx].to_numpy()
+    return out
 
 
 
 # ------------------------------------------------------------------ per patient
 
 
-def patient_indicators(cohort: Cohort, *, outcome: str = "leg_pain") -> pd.DataFrame:
+def patient_indicators(cohort: Cohort, *, outcome: str | None = None) -> pd.DataFrame:
     """One row per patient with every quantity the audit counts.
 
     Parameters
     ----------
     cohort : Cohort
-    outcome : str, default "leg_pain"
-        The instrument whose endpoint completion and responder status are audited.
+    outcome : str, optional
+        The instrument whose endpoint completion and responder status are audited
+        (default :func:`default_outcome`: leg pain, else the dataset's first outcome).
 
     Returns
     -------
@@ -146,10 +215,14 @@ def patient_indicators(cohort: Cohort, *, outcome: str = "leg_pain") -> pd.DataF
         ``cohort.as_of``); nullable booleans, missing when the patient is not in that
         indicator's denominator: ``prom_completed`` (due; has an endpoint value),
         ``responder`` (has baseline and endpoint), ``responder_itt`` (due; a missing
-        endpoint counts as no response), ``dropout`` (program ended: discharged),
-        ``fidelity`` (has level changes to judge; all followed the schedule);
+        endpoint counts as no response), ``dropout`` (program ended: discharged;
+        missing for everyone without discharge data), ``fidelity`` (has levels to
+        judge; every level change followed the schedule and the level never stayed
+        below a time schedule's for a whole week, :func:`stayed_too_long`);
+        ``active_flag`` (STOP AND CONSULT: an active flag episode or a red flag),
+        ``red_flag``, ``sessions_after_red_flag`` (missing without sessions),
         ``adherence`` (sessions done ÷ prescribed, capped at 1), ``n_flags``
-        (stop-and-consult flags), ``flares`` and ``sessions_done`` (from the patient
+        (flagged records), ``flares`` and ``sessions_done`` (from the patient
         weeks; missing without a sessions export).
 
     Notes
@@ -160,6 +233,7 @@ def patient_indicators(cohort: Cohort, *, outcome: str = "leg_pain") -> pd.DataF
     treat, Ashar et al. 2022).
     """
     _check_cohort(cohort)
+    outcome = default_outcome(cohort) if outcome is None else outcome
     _check_outcome(cohort, outcome)
     s = cohort.patient_summary
     opts = cohort.options
@@ -175,15 +249,30 @@ def patient_indicators(cohort: Cohort, *, outcome: str = "leg_pain") -> pd.DataF
     itt = responder.fillna(False)
     itt[~due] = pd.NA
     out["responder_itt"] = itt.to_numpy()
-    ended = (s["status"] != "active").to_numpy()
-    drop = pd.array(s["status"].eq("dropped_out").to_numpy(), dtype="boolean")
-    drop[~ended] = pd.NA
+    if "discharged_on" in cohort.patients.columns:
+        ended = (s["status"] != "active").to_numpy()
+        drop = pd.array(s["status"].eq("dropped_out").to_numpy(), dtype="boolean")
+        drop[~ended] = pd.NA
+    else:  # without discharge data nobody is known to have dropped out (or to have finished)
+        drop = pd.array([pd.NA] * len(s), dtype="boolean")
     out["dropout"] = drop
-    out["fidelity"] = (s["fidelity_followed"].astype("boolean") if "fidelity_followed" in s.columns
-                       else pd.array([pd.NA] * len(s), dtype="boolean"))
+    followed = (s["fidelity_followed"].astype("boolean") if "fidelity_followed" in s.columns
+                else pd.array([pd.NA] * len(s), dtype="boolean"))
+    late = stayed_too_long(cohort).reindex(s["patient_id"].to_numpy()).array
+    fid = pd.array(followed, dtype="boolean")
+    both = pd.notna(fid) & pd.notna(late)
+    fid[both] = fid[both] & ~late[both]
+    only_late = pd.isna(fid) & pd.notna(late)
+    fid[only_late] = ~late[only_late]
+    out["fidelity"] = fid
     out["adherence"] = (pd.to_numeric(s["adherence_capped"], errors="coerce") if "adherence_capped" in s.columns
                         else np.nan)
     out["n_flags"] = s["n_flags"].astype("int64").to_numpy()
+    safety = patient_flag_summary(cohort.flags, s["patient_id"])
+    out["active_flag"] = pd.array(safety["stop_and_consult"].to_numpy(), dtype="boolean")
+    out["red_flag"] = pd.array((safety["red_flags"] > 0).to_numpy(), dtype="boolean")
+    out["sessions_after_red_flag"] = (safety["sessions_after_red_flag"].to_numpy(dtype=float)
+                                      if cohort.sessions is not None else np.nan)
     if cohort.sessions is not None and "flares" in cohort.patient_week.columns:
         w = cohort.patient_week.groupby("patient_id", sort=False)[["flares", "sessions_done"]].sum()
         out["flares"] = s["patient_id"].map(w["flares"]).fillna(0).astype("float64").to_numpy()
@@ -198,7 +287,7 @@ def patient_indicators(cohort: Cohort, *, outcome: str = "leg_pain") -> pd.DataF
 # ------------------------------------------------------------------ KPIs
 
 
-def _labels(cohort: Cohort, outcome: str) -> dict[str, tuple[str, str]]:
+def _labels(cohort: Cohort, outcome: str) -> dict[str, tuple[str, str, str]]:
     """Plain-words label, short label (axes) and denominator of each KPI."""
     opts = cohort.options
     spec = opts.instruments[outcome]
@@ -211,16 +300,20 @@ def _labels(cohort: Cohort, outcome: str) -> dict[str, tuple[str, str]]:
     due = f"patients due a week-{week} assessment (window closed by {cohort.as_of.date()})"
     return {
         "prom_completion": (f"{spec.label} recorded at week {week}", f"{spec.label} recorded", due),
-        "responder": (f"{spec.label} responders at week {week} (improved {words})", "Responders",
-                      f"patients with a baseline and a week-{week} {name} score"),
+        "responder": (f"{spec.label} responders at week {week}" + (f" (improved {words})" if words else ""),
+                      "Responders", f"patients with a baseline and a week-{week} {name} score"),
         "responder_itt": (f"{spec.label} responders at week {week}, missing counted as not improved",
                           "Responders (missing = not improved)", due),
         "adherence": ("Mean adherence (sessions done ÷ prescribed, capped at 100 %)", "Adherence",
                       "patients with sessions prescribed"),
         "flares_per_100_sessions": ("Session flares per 100 sessions", "Flares per 100 sessions", "sessions done"),
-        "consult_flags_per_patient": ("Stop-and-consult flags per patient", "Flags per patient", "patients"),
+        "active_flag": ("Patients needing STOP AND CONSULT (an active flag or a red flag)",
+                        "Active flag or red flag", "patients"),
+        "sessions_after_red_flag": ("Glide sessions logged after a red flag", "Sessions after a red flag",
+                                    "patients with a red flag"),
         "dropout": ("Dropped out", "Dropped out", "patients whose program has ended"),
-        "fidelity": ("Level changes all followed the progression schedule", "Followed the schedule",
+        "fidelity": ("Progression followed the schedule (no early, skipped or late moves, no level held longer "
+                     "than a time schedule allows)", "Followed the schedule",
                      "patients with a schedule file and sessions"),
     }
 
@@ -240,6 +333,12 @@ def _kpi_values(spec: _Kpi, sub: pd.DataFrame, level: float) -> dict[str, Any]:
         m, lo, hi = _mean_ci(x, level)
         return {"numerator": float(np.nansum(x)), "denominator": float(len(x)), "rate": m,
                 "ci_lower": max(lo, 0.0) if not np.isnan(lo) else lo, "ci_upper": hi}
+    if spec.kind == "total":
+        x = col.to_numpy(dtype=float)
+        red = sub["red_flag"].fillna(False).to_numpy(dtype=bool)
+        total = float(np.nansum(x))
+        return {"numerator": total, "denominator": float(red.sum()), "rate": total,
+                "ci_lower": np.nan, "ci_upper": np.nan, "_patients": np.inf}
     y = col.to_numpy(dtype=float)
     x = sub["sessions_done"].to_numpy(dtype=float)
     r, lo, hi = _ratio_ci(y, x, level)
@@ -249,7 +348,7 @@ def _kpi_values(spec: _Kpi, sub: pd.DataFrame, level: float) -> dict[str, Any]:
 
 
 def audit_kpis(cohort: Cohort, *, targets: AuditTargets = DEFAULT_TARGETS, by: str | None = None,
-               k: int = 11, outcome: str = "leg_pain", level: float = 0.95) -> pd.DataFrame:
+               k: int = 11, outcome: str | None = None, level: float = 0.95) -> pd.DataFrame:
     """Key performance indicators with confidence intervals, judged against targets.
 
     Parameters
@@ -261,8 +360,9 @@ def audit_kpis(cohort: Cohort, *, targets: AuditTargets = DEFAULT_TARGETS, by: s
         One row per KPI (None) or per KPI and unit.
     k : int, default 11
         Small-cell threshold (see :func:`suppress_counts`); 1 turns suppression off.
-    outcome : str, default "leg_pain"
-        The instrument for endpoint completion and responders.
+    outcome : str, optional
+        The instrument for endpoint completion and responders (default
+        :func:`default_outcome`).
     level : float, default 0.95
         Confidence level of the intervals.
 
@@ -295,9 +395,13 @@ def audit_kpis(cohort: Cohort, *, targets: AuditTargets = DEFAULT_TARGETS, by: s
     _check_by(by, allow_none=True)
     k = _check_k(k)
     level = _check_level(level)
+    outcome = default_outcome(cohort) if outcome is None else outcome
     ind = patient_indicators(cohort, outcome=outcome)
     labels = _labels(cohort, outcome)
+    if by is not None and by not in ind.columns:
+        raise ValueError(f"by={by!r}: the patients export has no {by} column")
     has_sessions = cohort.sessions is not None
+    has_discharge = "discharged_on" in cohort.patients.columns
     has_fidelity = has_sessions and ind["fidelity"].notna().any()
     groups = [(None, ind)] if by is None else list(ind.groupby(by, sort=True))
     rows = []
@@ -312,15 +416,19 @@ def audit_kpis(cohort: Cohort, *, targets: AuditTargets = DEFAULT_TARGETS, by: s
             available = has_sessions if spec.needs_sessions else True
             if spec.kpi == "fidelity" and has_sessions and not has_fidelity:
                 available = False
+            if spec.kpi == "dropout" and not has_discharge:
+                available = False
             if not available:
-                why = ("not available: no sessions export" if not has_sessions
+                why = ("not available: no discharge data, so who dropped out is not known"
+                       if spec.kpi == "dropout" and not has_discharge else
+                       "not available: no sessions export" if not has_sessions
                        else "not available: no progression schedule file for these patients")
                 rows.append({**row, "numerator": np.nan, "denominator": np.nan, "rate": np.nan,
                              "ci_lower": np.nan, "ci_upper": np.nan, "status": "not available", "note": why})
                 continue
             values = _kpi_values(spec, sub, level)
             note = ""
-            if spec.kpi == "consult_flags_per_patient" and not has_sessions:
+            if spec.kpi == "active_flag" and not has_sessions:
                 note = "assessment flags only (no sessions export)"
             rows.append({**row, **values, "note": note})
     frame = pd.DataFrame(rows)
@@ -391,7 +499,10 @@ def _suppress_kpis(frame: pd.DataFrame, *, k: int, by: str | None) -> pd.DataFra
                                  proportion=bool(sub["unit"].eq("proportion").all()), lines=by is not None)
         hide_n[idx], hide_d[idx] = hn, hd
     has_num = frame["numerator"].notna().to_numpy()
-    hide_rate = (hide_n & has_num) | hide_d
+    total = frame["unit"].eq("sessions").to_numpy()  # a count of sessions, not a share of the patients
+    num = frame["numerator"].to_numpy(dtype=float)
+    hide_n = np.where(total, (num >= 1) & (num < k), hide_n)
+    hide_rate = np.where(total, hide_n & has_num, (hide_n & has_num) | hide_d)
     frame.loc[hide_n, "numerator"] = np.nan
     frame.loc[hide_d, "denominator"] = np.nan
     frame.loc[hide_rate, ["rate", "ci_lower", "ci_upper"]] = np.nan
