@@ -226,3 +226,36 @@ def test_cli_exits_1_naming_the_prespecified_analysis_that_could_not_run(tmp_pat
     assert (tmp_path / "out" / "compare.pdf").is_file() and (tmp_path / "out" / "estimates.csv").is_file()
     models = pd.read_csv(tmp_path / "out" / "models.csv")
     assert list(models.columns[-2:]) == ["time", "df"]
+
+
+def test_mixed_model_with_visits_as_categories_matches_lmer():
+    """[mixed_model] time = "visit", random = "intercept", baseline = "covariate": lmer with factor(visit)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from outcomes.plan import MixedModelOptions
+
+    ref = Path(__file__).parent / "reference"
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_trial import _reference_cohort
+
+    expected = json.loads((ref / "trial_plan_values.json").read_text())["lmm_visit"]
+    plan = AnalysisPlan(reference="alpha", covariates=("age_years", "sex"), primary="lmm",
+                        mixed_model=MixedModelOptions(random="intercept", baseline="covariate", time="visit"),
+                        sensitivity=Sensitivity(imputations=0, tipping_point=()))
+    cmp = compare_schedules(_reference_cohort(), plan=plan)
+    res = cmp.lmm_visit
+    committed = pd.read_csv(ref / "trial_lmm_visit.csv", dtype={"patient_id": "str"})
+    np.testing.assert_allclose(res.data[["visit", "y", "baseline"]].to_numpy(float),
+                               committed[["visit", "y", "baseline"]].to_numpy(float), rtol=1e-9)
+    table = res.fixed_effects.set_index("term")
+    terms = list(expected["estimates"])
+    np.testing.assert_allclose(table.loc[terms, "estimate"], [expected["estimates"][t] for t in terms],
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(table.loc[terms, "std_error"], [expected["std_errors"][t] for t in terms], rtol=1e-3)
+    assert res.loglik == pytest.approx(expected["reml_loglik"], abs=1e-3)
+    assert res.n_observations == expected["n_observations"]
+    # it is the primary analysis: the brief leads with it, at the endpoint
+    assert cmp.failures == () and cmp.headline[0].startswith("Linear mixed model of time × arm: beta vs alpha at week 6")
+    assert {r["model"] for r in cmp.rows()} >= {"lmm_visit", "mmrm"}

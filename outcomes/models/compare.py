@@ -81,6 +81,8 @@ class Comparison:
     reference_given: bool = False
     #: The MMRM (:class:`outcomes.models.mmrm.MMRMResult`), when it could be fitted.
     mmrm: Any = None
+    #: The mixed model with each visit a category (``[mixed_model] time = "visit"``), when fitted.
+    lmm_visit: Any = None
     #: Multiple imputation and tipping point results, when run.
     imputation: Any = None
     tipping: Any = None
@@ -104,9 +106,9 @@ class Comparison:
             for rec in m.to_frame().to_dict("records"):
                 out.append({"table": "models", "model": m.name, "outcome": outcome,
                             **{k: _json_number(rec[k]) if k != "term" else rec[k] for k in TABLE_COLUMNS}})
-        if self.mmrm is not None:
-            for rec in self.mmrm.to_frame().to_dict("records"):
-                out.append({k: _json_number(v) for k, v in rec.items()})
+        for res in (self.mmrm, self.lmm_visit):
+            if res is not None:
+                out += [{k: _json_number(v) for k, v in rec.items()} for rec in res.to_frame().to_dict("records")]
         return out
 
     def table_rows(self) -> list[dict[str, Any]]:
@@ -124,8 +126,8 @@ class Comparison:
             "schedules": list(self.schedules), "headline": list(self.headline), "failures": list(self.failures),
             "rows": self.table_rows(),
             "plan": None if self.plan is None else self.plan.to_dict(),
-            "models": [m.describe() for m in self.models] + ([self.mmrm.describe()] if self.mmrm is not None
-                                                             else []),
+            "models": [m.describe() for m in self.models] + [r.describe() for r in (self.mmrm, self.lmm_visit)
+                                                             if r is not None],
             "marginal_means": _records(self.marginal_means), "contrasts": _records(self.contrasts),
             "responder_rates": _records(self.responder_rates), "by_schedule": _records(self.by_schedule),
             "assumptions": list(self.assumptions), "remarks": list(self.remarks),
@@ -284,13 +286,15 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     lmm_primary = plan.primary == "lmm"
     lmm_primary = lmm_primary and given_plan
     traj = _plan_mixed_model(cohort, plan, ref, remarks, failures if lmm_primary else None)
-    tasks = [] if traj is not None or _custom_mixed(plan) else [("Trajectory mixed model", "primary", outcome)]
+    lmm_visit = traj if traj is not None and not isinstance(traj, ModelResult) else None
+    traj = traj if isinstance(traj, ModelResult) else None
+    tasks = [] if _custom_mixed(plan) else [("Trajectory mixed model", "primary", outcome)]
     if cohort.sessions is not None:
         tasks.append(("Trajectory model with adherence and level", "adjusted", outcome))
     tasks += [(f"Mixed model of {o}", "secondary", o) for o in plan.outcomes if o != outcome]
     fitted = _fit_mixed_models(cohort, tasks, reference=ref, covariates=cov, remarks=remarks)
     traj = traj if traj is not None else fitted.get("primary")
-    if lmm_primary and traj is None and not any("linear mixed model" in f for f in failures):
+    if lmm_primary and traj is None and lmm_visit is None and not any("linear mixed model" in f for f in failures):
         failures.append("The pre-specified primary analysis (the linear mixed model of time × arm) could not be "
                         "run: see the remarks for the reason.")
     mm = contrasts = pd.DataFrame()
@@ -299,6 +303,13 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         weeks = tuple(sorted(set(plan.visits) | {week}))
         mm = marginal_means(traj, weeks=weeks)
         contrasts = schedule_contrast(traj, week=week)
+    if lmm_visit is not None:
+        means = lmm_visit.lsmeans.rename(columns={"arm": "schedule", "time": "week"})
+        mm = means[["schedule", "week", "estimate", "std_error", "ci_lower", "ci_upper"]].copy()
+        at = lmm_visit.contrasts[np.isclose(lmm_visit.contrasts["time"].astype(float), week)]
+        contrasts = at.rename(columns={"arm": "schedule", "time": "week"})[
+            ["schedule", "week", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "df"]].reset_index(
+            drop=True)
     if fitted.get("adjusted") is not None:
         models.append(fitted["adjusted"])
 
@@ -369,7 +380,8 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
 
     estimates = endpoint_estimates(primary=plan.primary, outcome=outcome, reference=ref, week=week,
                                    arms=schedules, ancova=ancova_res, regression=regression, mmrm=mmrm,
-                                   lmm_contrasts=contrasts, lmm=traj, imputation=imputation,
+                                   lmm_contrasts=contrasts, lmm=traj if traj is not None else lmm_visit,
+                                   imputation=imputation,
                                    multiplicity=plan.multiplicity)
     if not estimates.empty:
         tables["estimates"] = estimates
@@ -392,15 +404,16 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
             models.append(fitted[f"secondary:{extra}"])
     for m in models:
         remarks += [f"{m.name}: {r}" for r in m.remarks if not r.startswith("Reference schedule:")]
-    if mmrm is not None:
-        remarks += [f"mmrm: {r}".replace(" value of y ", f" value of {outcome} ") for r in mmrm.remarks]
+    for res in (mmrm, lmm_visit):
+        if res is not None:
+            remarks += [f"{res.name}: {r}".replace(" value of y ", f" value of {outcome} ") for r in res.remarks]
     return Comparison(
         outcome=outcome, endpoint_week=week, reference=ref, schedules=schedules, models=tuple(models),
         marginal_means=mm, contrasts=contrasts, responder_rates=pd.DataFrame(), km=km,
         by_schedule=by_schedule(cohort), assumptions=tuple(assumptions_text(cohort)),
         remarks=tuple(dict.fromkeys(remarks)), provenance=dict(cohort.provenance), tables=tables,
         plan=plan, reference_given=reference_arm.given, mmrm=mmrm, imputation=imputation, tipping=tipping,
-        headline=tuple(headline), failures=tuple(dict.fromkeys(failures)),
+        headline=tuple(headline), failures=tuple(dict.fromkeys(failures)), lmm_visit=lmm_visit,
     )
 
 
@@ -411,20 +424,37 @@ def _custom_mixed(plan: AnalysisPlan) -> bool:
 
 
 def _plan_mixed_model(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: list[str],
-                      failures: list[str] | None) -> ModelResult | None:
+                      failures: list[str] | None) -> Any:
     """The linear mixed model as ``[mixed_model]`` asks, when that is not the default model (else None).
 
     ``random = "intercept"``: a random intercept only; ``baseline = "covariate"``: the
     assessments after the baseline period are the response and the baseline value a
-    covariate (the textbook model); ``time = "visit"`` is the MMRM's design (visit as a
-    factor), so the mixed model keeps linear time and a remark says so.
+    covariate (the textbook model); ``time = "visit"`` with a random intercept: each
+    planned visit a category, fitted by REML as the equivalent compound-symmetry model
+    (an :class:`~outcomes.models.mmrm.MMRMResult` named ``lmm_visit``). A random slope
+    needs time as a line, so ``time = "visit"`` with ``intercept_slope`` keeps linear time
+    (a remark says so).
     """
     if not _custom_mixed(plan):
         return None
     mm, outcome, cov = plan.mixed_model, plan.outcome, tuple(plan.covariates)
+    what = "primary analysis (the linear mixed model of time × arm)" if failures is not None else \
+        "Mixed model of time × arm ([mixed_model])"
+    if mm.time == "visit" and mm.random == "intercept":
+        def fit_visits() -> Any:
+            frame = visit_frame(cohort, outcome=outcome, visits=plan.visits, window_days=plan.visit_window_days,
+                                covariates=cov, baseline_as_response=mm.baseline == "response")
+            res = plan_mmrm(frame, outcome=outcome, reference=reference, covariates=cov,
+                            covariance="compound_symmetry", name="lmm_visit")
+            how = ("post-baseline visits as the response, baseline as a covariate" if mm.baseline == "covariate"
+                   else "every visit, baseline included, as the response")
+            return replace(res, remarks=(f"[mixed_model]: random intercept per patient, each planned visit a "
+                                         f"category, {how}; fitted as the equivalent compound-symmetry model "
+                                         "(REML).", *res.remarks))
+        return _attempt(remarks, what, fit_visits, failures)
     if mm.time == "visit":
-        remarks.append("[mixed_model] time = \"visit\": time as a factor of visits is the MMRM's design, "
-                       "reported as the MMRM; the linear mixed model keeps a straight line in weeks.")
+        remarks.append("[mixed_model] time = \"visit\" with a random slope: a slope needs time as a line, so the "
+                       "mixed model keeps a straight line in weeks (the MMRM has each visit as a category).")
     random = "intercept" if mm.random == "intercept" else "slope"
 
     def fit() -> ModelResult:
@@ -437,14 +467,12 @@ def _plan_mixed_model(cohort: Cohort, plan: AnalysisPlan, reference: str, remark
             covariates = ("baseline", *cov)
         res = fit_trajectory(data, outcome=outcome, random=random, covariates=covariates, reference=reference,
                              adjust_for=())
-        what = ("post-baseline assessments as the response, baseline as a covariate"
-                if mm.baseline == "covariate" else "every assessment as the response")
+        how = ("post-baseline assessments as the response, baseline as a covariate"
+               if mm.baseline == "covariate" else "every assessment as the response")
         return replace(res, description=res.description + f" [mixed_model]: random {mm.random.replace('_', ' and ')}"
-                       f", {what}.", meta={**res.meta, "outcome": outcome, "mixed_model": {
+                       f", {how}.", meta={**res.meta, "outcome": outcome, "mixed_model": {
                            "random": mm.random, "baseline": mm.baseline, "time": mm.time}})
 
-    what = "primary analysis (the linear mixed model of time × arm)" if failures is not None else \
-        "Trajectory mixed model ([mixed_model])"
     return _attempt(remarks, what, fit, failures)
 
 
@@ -590,11 +618,13 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
             put(fname, m.data)
             info["data_file"] = fname
         described.append(info)
-    if comparison.mmrm is not None:
-        info = comparison.mmrm.describe()
-        if comparison.mmrm.data is not None:
-            put("analysis_data_mmrm.csv", comparison.mmrm.data)
-            info["data_file"] = "analysis_data_mmrm.csv"
+    for res in (comparison.mmrm, comparison.lmm_visit):
+        if res is None:
+            continue
+        info = res.describe()
+        if res.data is not None:
+            put(f"analysis_data_{res.name}.csv", res.data)
+            info["data_file"] = f"analysis_data_{res.name}.csv"
         described.append(info)
     for extra in (comparison.imputation, comparison.tipping):
         if extra is not None:

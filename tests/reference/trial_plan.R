@@ -19,6 +19,10 @@
 #                 (the textbook model: post-baseline assessments as the response, baseline a covariate)
 #   responder:    glm(responder ~ schedule + baseline + age_years + sex, binomial)
 #   cox:          coxph(Surv(time, event) ~ schedule + baseline + age_years + sex, ties = "breslow")
+#   lmm_visit:    lmer(y ~ baseline + visit * schedule + age_years + sex + (1 | patient_id), REML = TRUE),
+#                 visit a factor, on trial_lmm_visit.csv (analysis_data_lmm_visit.csv of the same compare run
+#                 with [mixed_model] random = "intercept", baseline = "covariate", time = "visit"; rows with a
+#                 missing y dropped here, as lmer would)
 
 suppressPackageStartupMessages({
   library(lme4)
@@ -57,6 +61,14 @@ t <- prep(read.csv(file.path(here, "trial_time_to_response.csv"), stringsAsFacto
 cx <- coxph(Surv(time, event) ~ schedule + baseline + age_years + sex, data = t, ties = "breslow")
 cc <- summary(cx)$coefficients
 
+v <- prep(read.csv(file.path(here, "trial_lmm_visit.csv"), stringsAsFactors = FALSE))
+v <- v[!is.na(v$y), ]
+v$visit <- factor(v$visit, levels = sort(unique(v$visit)))
+vf <- lmer(y ~ baseline + visit * schedule + age_years + sex + (1 | patient_id), data = v, REML = TRUE,
+           control = tight)
+vn <- names(fixef(vf))
+vn <- gsub("visit([0-9]+)", "visit[T.\\1]", vn)
+
 out <- list(
   generated_by = "tests/reference/trial_plan.R",
   r_version = R.version.string,
@@ -71,6 +83,11 @@ out <- list(
   responder = list(
     formula = "responder ~ schedule + baseline + age_years + sex",
     estimates = named(lc[, 1], rownames(lc)), std_errors = named(lc[, 2], rownames(lc)), n_observations = nobs(lg)
+  ),
+  lmm_visit = list(
+    formula = "y ~ baseline + visit * schedule + age_years + sex + (1 | patient_id)",
+    estimates = named(fixef(vf), vn), std_errors = named(sqrt(diag(as.matrix(vcov(vf)))), vn),
+    reml_loglik = as.numeric(logLik(vf)), n_observations = nobs(vf)
   ),
   cox = list(
     formula = "Surv(time, event) ~ schedule + baseline + age_years + sex",

@@ -47,7 +47,7 @@ ESTIMATE_COLUMNS = ["table", "analysis", "primary", "outcome", "schedule", "refe
 
 
 def visit_frame(cohort: Cohort, *, outcome: str, visits: Sequence[float], window_days: int,
-                covariates: Sequence[str] = ()) -> pd.DataFrame:
+                covariates: Sequence[str] = (), baseline_as_response: bool = False) -> pd.DataFrame:
     """One row per patient with a baseline and per post-baseline planned visit.
 
     Returns
@@ -56,17 +56,22 @@ def visit_frame(cohort: Cohort, *, outcome: str, visits: Sequence[float], window
         ``patient_id, schedule, visit, y, baseline`` and the covariates; ``y`` is the
         value of the assessment `outcomes.models.trial.assign_visits` gives the visit (NaN
         when none), ``baseline`` that of `select_baseline` (as the ANCOVA). Patients
-        without an arm or a baseline are left out.
+        without an arm or a baseline are left out. With ``baseline_as_response`` every
+        planned visit (week 0 too) is a row, every patient with an arm is kept and there is
+        no ``baseline`` column.
     """
     from ..trial import assign_visits  # the trial tables import this package
 
-    post = [float(v) for v in visits if v > 0]
+    post = [float(v) for v in visits if v > 0 or baseline_as_response]
     assigned = assign_visits(cohort, visits=tuple(visits), window_days=window_days)
     on = assigned[assigned["visit"].notna() & assigned["visit"].astype(float).isin(post)]
     values = (on.assign(y=pd.to_numeric(on[outcome], errors="coerce"), visit=on["visit"].astype(float))
               .dropna(subset=["y"]).drop_duplicates(["patient_id", "visit"])[["patient_id", "visit", "y"]])
-    base = _baseline_endpoint(cohort, outcome, max(post) if post else 1.0, window_days)
-    base = base[base["baseline"].notna() & base["schedule"].notna()][["patient_id", "schedule", "baseline"]]
+    base = _baseline_endpoint(cohort, outcome, max(max(post, default=1.0), 1.0), window_days)
+    if baseline_as_response:
+        base = base[base["schedule"].notna()][["patient_id", "schedule"]]
+    else:
+        base = base[base["baseline"].notna() & base["schedule"].notna()][["patient_id", "schedule", "baseline"]]
     base["schedule"] = base["schedule"].astype(str)
     if base.empty:
         raise ValueError(f"no patient has a baseline {outcome}, so there is no change to model visit by visit")
@@ -79,12 +84,14 @@ def visit_frame(cohort: Cohort, *, outcome: str, visits: Sequence[float], window
 
 
 def plan_mmrm(frame: pd.DataFrame, *, outcome: str, reference: str, covariates: Sequence[str] = (),
-              covariance: str = "unstructured") -> MMRMResult:
-    """The plan's MMRM on a :func:`visit_frame`: ``y ~ baseline + visit * arm + covariates``."""
+              covariance: str = "unstructured", name: str = "mmrm") -> MMRMResult:
+    """The plan's MMRM on a :func:`visit_frame`: ``y ~ baseline + visit * arm + covariates`` (without
+    ``baseline`` when the frame has none: the baseline visit is then a response)."""
     res = fit_mmrm(frame, outcome="y", arm="schedule", visit="visit", subject="patient_id", reference=reference,
-                   baseline="baseline", covariates=tuple(covariates), covariance=covariance)
-    contrasts = res.contrasts.assign(outcome=outcome)
-    return _replace(res, outcome=outcome, contrasts=contrasts, lsmeans=res.lsmeans.assign(outcome=outcome))
+                   baseline="baseline" if "baseline" in frame.columns else None, covariates=tuple(covariates),
+                   covariance=covariance)
+    contrasts = res.contrasts.assign(outcome=outcome, model=name)
+    return _replace(res, name=name, outcome=outcome, contrasts=contrasts, lsmeans=res.lsmeans.assign(outcome=outcome))
 
 
 def _replace(obj: Any, **changes: Any) -> Any:
