@@ -43,6 +43,7 @@ __all__ = [
     "output_path",
     "output_set",
     "prepare_out_dir",
+    "write_frame_csv",
 ]
 
 #: Written last into every complete output folder: the command, the time and every file with its size.
@@ -351,7 +352,176 @@ def _iso(s: pd.Series, unit: str) -> pd.Series:
 
 def frame_to_csv_text(frame: pd.DataFrame, *, date_columns: tuple[str, ...] = (),
                       datetime_columns: tuple[str, ...] = ()) -> str:
-    """CSV text with ISO dates, ``true``/``false`` booleans and formulas neutralised."""
+    """CSV text with ISO dates, ``true``/``false`` booleans and formulas neutralised.
+
+    The text is that of pandas' ``to_csv`` (minimal quoting, ``\\n`` line ends, floats as ``%.15g``,
+    missing values empty); see :func:`write_frame_csv`, which writes the same bytes to a file.
+    """
+    buf = io.BytesIO()
+    write_frame_csv(buf, frame, date_columns=date_columns, datetime_columns=datetime_columns)
+    return buf.getvalue().decode("utf-8")
+
+
+def write_frame_csv(fh: BinaryIO, frame: pd.DataFrame, *, date_columns: tuple[str, ...] = (),
+                    datetime_columns: tuple[str, ...] = (), chunk_rows: int = 1 << 18) -> None:
+    """Write ``frame`` as UTF-8 CSV to the binary handle ``fh``: the bytes of :func:`frame_to_csv_text`.
+
+    Columns of the usual kinds (text, categories of text, integers, floats, booleans, and the
+    dates and datetimes named) are turned into cell text with Arrow kernels and written in slices
+    of ``chunk_rows`` rows, without a Python string of the whole file; any other frame goes
+    through pandas' ``to_csv``. Both give the same text (tests/test_csv_writer.py).
+    """
+    if not _fast_csv_ok(frame, date_columns, datetime_columns):
+        fh.write(_frame_to_csv_text_pandas(frame, date_columns=date_columns,
+                                           datetime_columns=datetime_columns).encode("utf-8"))
+        return
+    names = [_csv_field(str(_neutral_name(c)), single=len(frame.columns) == 1) for c in frame.columns]
+    fh.write((",".join(names) + "\n").encode("utf-8"))
+    for i in range(0, len(frame), chunk_rows):
+        for chunk in _csv_slice(frame.iloc[i:i + chunk_rows], date_columns, datetime_columns).chunks:
+            _, offsets, data = chunk.buffers()
+            pos = np.frombuffer(offsets, np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
+            fh.write(memoryview(data)[pos[0]:pos[-1]])
+
+
+def _csv_field(text: str, *, single: bool = False) -> str:
+    """One field as Python's csv module writes it with minimal quoting (as pandas does)."""
+    if any(ch in text for ch in ',"\n') or (single and not text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _is_textual(dtype: object) -> bool:
+    return dtype == object or pd.api.types.is_string_dtype(dtype)
+
+
+def _fast_csv_ok(frame: pd.DataFrame, date_columns: tuple[str, ...], datetime_columns: tuple[str, ...]) -> bool:
+    """Whether every column is of a kind :func:`_csv_slice` writes exactly as pandas would."""
+    if isinstance(frame.columns, pd.MultiIndex) or not frame.columns.is_unique or len(frame.columns) == 0:
+        return False
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if _neutral_name(col) in date_columns or _neutral_name(col) in datetime_columns:  # as pandas' path
+            if not (pd.api.types.is_datetime64_dtype(dtype) and isinstance(dtype, np.dtype)):
+                return False
+        elif isinstance(dtype, pd.CategoricalDtype):
+            if not _is_textual(dtype.categories.dtype):
+                return False
+        elif dtype == object:  # text only (None/NaN missing); other objects are pandas' to format
+            if pd.api.types.infer_dtype(frame[col], skipna=True) not in ("string", "empty"):
+                return False
+        elif _is_textual(dtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        elif pd.api.types.is_integer_dtype(dtype):
+            continue
+        elif not (isinstance(dtype, np.dtype) and dtype == np.float64):
+            return False
+    return True
+
+
+def _csv_slice(part: pd.DataFrame, date_columns: tuple[str, ...], datetime_columns: tuple[str, ...]):
+    """The CSV lines (each ending in ``\\n``) of a slice of rows, as one Arrow large-string array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    single = len(part.columns) == 1
+    cells = []
+    for col in part.columns:
+        s = part[col]
+        if _neutral_name(col) in date_columns:
+            cell = _iso_cells(s, "D")
+        elif _neutral_name(col) in datetime_columns:
+            cell = _iso_cells(s, "s")
+        elif isinstance(s.dtype, pd.CategoricalDtype) or _is_textual(s.dtype):
+            cell = _text_cells(s)
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            arr = pa.array(s, from_pandas=True)
+            cell = pc.if_else(arr, pa.scalar("true", pa.large_string()), pa.scalar("false", pa.large_string()))
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            cell = pc.cast(pa.array(s, from_pandas=True), pa.large_string())
+        else:
+            cell = _float_cells(s.to_numpy(dtype=np.float64))
+        if single:
+            cell = pc.if_else(pc.equal(pc.fill_null(cell, ""), ""), pa.scalar('""', pa.large_string()), cell)
+        cells.append(cell)
+    sep, nl = pa.scalar(",", pa.large_string()), pa.scalar("\n", pa.large_string())
+    line = pc.binary_join_element_wise(*cells, sep, null_handling="replace", null_replacement="")
+    line = pc.binary_join_element_wise(line, pa.scalar("", pa.large_string()), nl)
+    return line if isinstance(line, pa.ChunkedArray) else pa.chunked_array([line])
+
+
+def _text_cells(s: pd.Series):
+    """Text cells: formulas neutralised (as :func:`neutralise_formulas`), quoted where needed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = pa.array(s.cat.categories.astype(object), type=pa.large_string(), from_pandas=True)
+        codes = s.cat.codes.to_numpy()
+        arr = cats.take(pa.array(codes, mask=codes < 0))
+    else:
+        arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    starts = pc.match_substring_regex(arr, "^[=+\\-@\t\r]")
+    if pc.any(starts).as_py():
+        idx = np.flatnonzero(starts.fill_null(False).to_numpy(zero_copy_only=False))
+        cand = arr.take(pa.array(idx))
+        plain = pc.match_substring_regex(cand, _PLAIN_NUMBER.pattern).to_numpy(zero_copy_only=False)
+        risky = [i for i, v, ok in zip(idx.tolist(), cand.to_pylist(), plain) if not ok
+                 and not _PLAIN_NUMBER.match(v)]  # Python's re: Unicode digits, "$" before a final newline
+        if risky:
+            mask = np.zeros(len(arr), dtype=bool)
+            mask[risky] = True
+            quoted = pc.binary_join_element_wise(pa.scalar("'", pa.large_string()), arr,
+                                                 pa.scalar("", pa.large_string()))
+            arr = pc.if_else(pa.array(mask), quoted, arr)
+    data = arr.buffers()[2]
+    if data is not None:
+        raw = np.frombuffer(data, np.uint8)
+        if ((raw == 44) | (raw == 34) | (raw == 10)).any():  # ',', '"' or a line break somewhere
+            need = pc.match_substring_regex(arr, '[",\n]')
+            escaped = pc.binary_join_element_wise(pa.scalar('"', pa.large_string()),
+                                                  pc.replace_substring(arr, '"', '""'),
+                                                  pa.scalar('"', pa.large_string()),
+                                                  pa.scalar("", pa.large_string()))
+            arr = pc.if_else(need, escaped, arr)
+    return arr
+
+
+def _iso_cells(s: pd.Series, unit: str):
+    """Dates (``unit="D"``) as YYYY-MM-DD, datetimes (``"s"``) as YYYY-MM-DDTHH:MM:SS, as :func:`_iso`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = s.to_numpy(dtype=f"datetime64[{unit}]")
+    nat = np.isnat(values)
+    ints = values.view(np.int64)
+    lo, hi = {"D": (-719162, 2932896), "s": (-62135596800, 253402300799)}[unit]  # years 1 to 9999
+    if len(ints) and not nat.all() and (ints[~nat].min() < lo or ints[~nat].max() > hi):
+        text = np.where(nat, "", np.datetime_as_string(values, unit=unit))
+        return pa.array(text.astype(object), type=pa.large_string())
+    if unit == "D":
+        days = pa.array(ints.astype(np.int32), type=pa.date32(), mask=nat)
+        return pc.cast(days, pa.large_string())
+    stamps = pa.array(ints, type=pa.timestamp("s"), mask=nat)
+    return pc.cast(pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%S"), pa.large_string())
+
+
+def _float_cells(values: np.ndarray):
+    """Floats as ``"%.15g" % v`` (what pandas writes with that float_format), missing as null."""
+    import pyarrow as pa
+
+    missing = np.isnan(values)
+    bits = values.view(np.int64)  # -0.0 and 0.0 are written differently
+    uniq, inverse = np.unique(np.where(missing, 0, bits), return_inverse=True)
+    texts = pa.array(["%.15g" % v for v in uniq.view(np.float64)], type=pa.large_string())
+    return texts.take(pa.array(inverse.astype(np.int64).ravel(), mask=missing))
+
+
+def _frame_to_csv_text_pandas(frame: pd.DataFrame, *, date_columns: tuple[str, ...] = (),
+                              datetime_columns: tuple[str, ...] = ()) -> str:
+    """The reference writer: pandas' ``to_csv`` (used for frames the fast writer does not cover)."""
     out = neutralise_formulas(frame)
     for col in out.columns:
         if col in date_columns:

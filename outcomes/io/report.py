@@ -9,7 +9,7 @@ from typing import Any
 
 from .dataset import Dataset
 from .schema import load_schemas
-from .writers import atomic_write_text, frame_to_csv_text, output_path, prepare_out_dir
+from .writers import atomic_open, atomic_write_text, output_path, prepare_out_dir, write_frame_csv
 
 __all__ = ["describe_detected", "validation_document", "validation_text", "validation_html", "write_validation"]
 
@@ -22,8 +22,12 @@ _STATUS_WORDS = {
 
 
 def validation_document(dataset: Dataset, *, max_errors: int | None = 1000,
-                        outputs: dict[str, str] | None = None) -> dict[str, Any]:
-    """The JSON document printed by ``outcomes validate --format json``."""
+                        outputs: dict[str, str] | None = None,
+                        provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON document printed by ``outcomes validate --format json``.
+
+    ``provenance``: :meth:`Dataset.provenance` when already computed (it hashes every input).
+    """
     return {
         "dataset": str(dataset.folder),
         "ok": dataset.ok,
@@ -31,7 +35,7 @@ def validation_document(dataset: Dataset, *, max_errors: int | None = 1000,
         "exports": dataset.records(max_errors=max_errors),
         "notes": dataset.notes,
         "outputs": outputs or {},
-        "provenance": dataset.provenance(),
+        "provenance": provenance or dataset.provenance(),
     }
 
 
@@ -127,10 +131,13 @@ def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] = frozen
     return "".join(out)
 
 
-def validation_html(dataset: Dataset, *, max_rows: int = 200) -> str:
-    """A self-contained HTML report; every value from the data is escaped."""
+def validation_html(dataset: Dataset, *, max_rows: int = 200, provenance: dict[str, Any] | None = None) -> str:
+    """A self-contained HTML report; every value from the data is escaped.
+
+    ``provenance``: :meth:`Dataset.provenance` when already computed (it hashes every input).
+    """
     esc = html.escape
-    prov = dataset.provenance()
+    prov = provenance or dataset.provenance()
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Validation of {esc(str(dataset.folder))}</title><style>{_CSS}</style></head><body>",
@@ -208,12 +215,14 @@ def write_validation(dataset: Dataset, out_dir: str | Path) -> dict[str, str]:
             s = schemas[name]
             dates = tuple(f.name for f in s.fields if f.type == "date")
             stamps = tuple(f.name for f in s.fields if f.type == "datetime")
-            atomic_write_text(p, frame_to_csv_text(r.data, date_columns=dates, datetime_columns=stamps))
+            with atomic_open(p) as fh:
+                write_frame_csv(fh, r.data, date_columns=dates, datetime_columns=stamps)
             written[name] = str(p)
         else:  # files left by an earlier run would mislead
             p.unlink(missing_ok=True)
         if r.quarantined:
-            atomic_write_text(q, frame_to_csv_text(r.quarantine()))
+            with atomic_open(q) as fh:
+                write_frame_csv(fh, r.quarantine())
             written[f"{name}.quarantine"] = str(q)
         else:
             q.unlink(missing_ok=True)
@@ -221,7 +230,8 @@ def write_validation(dataset: Dataset, out_dir: str | Path) -> dict[str, str]:
     hpath = output_path(out, "validation.html")
     written["validation.json"] = str(jpath)
     written["validation.html"] = str(hpath)
-    doc = validation_document(dataset, max_errors=None, outputs=written)
+    prov = dataset.provenance()  # hashes every input: once for both reports
+    doc = validation_document(dataset, max_errors=None, outputs=written, provenance=prov)
     atomic_write_text(jpath, json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
-    atomic_write_text(hpath, validation_html(dataset))
+    atomic_write_text(hpath, validation_html(dataset, provenance=prov))
     return written
