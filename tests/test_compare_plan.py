@@ -259,3 +259,31 @@ def test_mixed_model_with_visits_as_categories_matches_lmer():
     # it is the primary analysis: the brief leads with it, at the endpoint
     assert cmp.failures == () and cmp.headline[0].startswith("Linear mixed model of time × arm: beta vs alpha at week 6")
     assert {r["model"] for r in cmp.rows()} >= {"lmm_visit", "mmrm"}
+
+
+def test_a_declared_outcome_is_the_plans_outcome_with_its_direction(tmp_path):
+    from types import SimpleNamespace
+
+    from outcomes.measures.instruments import BUILTIN_OUTCOMES
+    from outcomes.plan import check_plan_against, load_plan
+
+    sim = simulate(120, seed=2)
+    rng = np.random.default_rng(2)
+    mood = (10 - sim.assessments["leg_pain"].astype(float) + rng.normal(0, 1, len(sim.assessments))).round(1)
+    registry = BUILTIN_OUTCOMES.declare([SimpleNamespace(name="mood", label="Mood", unit="points", min=None,
+                                                         max=None, higher_is_better=True, integer=False, mcid=1.0)])
+    cohort = Cohort.from_frames(sim.patients, sim.assessments.assign(mood=mood), outcomes=registry)
+    path = tmp_path / "plan.toml"
+    path.write_text('outcome = "mood"\nreference = "weekly"\n[sensitivity]\nimputations = 5\ntipping_point = [0, 1]\n'
+                    '[[responders]]\nname = "better"\noutcome = "mood"\nimproved_by_at_least = 2\n', encoding="utf-8")
+    plan = load_plan(path)
+    assert check_plan_against(plan, cohort) == []
+    with pytest.raises(Exception, match="outcome mood, but the assessments hold no mood value"):
+        check_plan_against(plan, Cohort.from_frames(sim.patients, sim.assessments))
+    cmp = compare_schedules(cohort, plan=plan)
+    assert cmp.failures == () and {m.name for m in cmp.models} >= {"ancova_mood_week6", "responder_odds_mood_week6"}
+    assert "difference in mood between guided and weekly" in cmp.headline[0]
+    assert cmp.tipping.direction == "higher_is_better"  # worse = lower for mood
+    odds = cmp.model("responder_odds_mood_week6")
+    rose = (odds.data["responder"] == 1)
+    assert rose.sum() == cmp.tables["responders"]["n_responders"].sum()

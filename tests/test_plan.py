@@ -278,8 +278,8 @@ def test_unknown_outcome(tmp_path, text, suggestion):
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
-    message = _error(tmp_path, 'endpoint_wek = 6\nvisits = [-1]\noutcome = "pian"\n')
-    assert "endpoint_wek" in message and "visits must be" in message and '"pian"' in message
+    message = _error(tmp_path, 'endpoint_wek = 6\nvisits = [-1]\noutcome = "leg_pian"\n')
+    assert "endpoint_wek" in message and "visits must be" in message and '"leg_pian"' in message
     assert len(message.splitlines()) == 3
 
 

@@ -53,11 +53,17 @@ def _whole(value: Any) -> int | None:
 
 
 def _outcome(value: Any, where: str, key: str) -> str:
-    if not isinstance(value, str) or value not in KNOWN_OUTCOMES:
-        hint = _suggest(value, KNOWN_OUTCOMES) if isinstance(value, str) else "."
-        raise UsageError(f"{where}: {key} = {_show(value)} is not a known outcome{hint} "
-                         f"Known outcomes: {', '.join(KNOWN_OUTCOMES)}.")
-    return value
+    """A built-in outcome, or a name that may be an outcome declared in the dataset's description
+    (``[outcomes.NAME]`` of dataset.toml; checked against the data by `check_plan_against`). A name
+    close to a built-in one is taken for a typo of it."""
+    if isinstance(value, str) and value in KNOWN_OUTCOMES:
+        return value
+    hint = _suggest(value, KNOWN_OUTCOMES) if isinstance(value, str) else "."
+    if isinstance(value, str) and value.isidentifier() and hint == ".":
+        return value
+    raise UsageError(f"{where}: {key} = {_show(value)} is not a known outcome{hint} "
+                     f"Known outcomes: {', '.join(KNOWN_OUTCOMES)} (or one declared in the dataset's "
+                     f"[outcomes] table, a name of letters, digits and _).")
 
 
 def _outcome_list(value: Any, where: str, key: str) -> tuple[str, ...]:

@@ -47,9 +47,11 @@ def check_plan_against(plan: AnalysisPlan, cohort: Cohort) -> list[str]:
         problems.append(f"The plan's reference arm {_show(plan.reference)} is not in the data"
                         f"{_suggest(plan.reference, arms)} Arms in the data: {', '.join(arms) or 'none'}.")
 
+    known = list(getattr(cohort, "outcomes", None).names) if getattr(cohort, "outcomes", None) is not None else []
     for name in plan.all_outcomes:
         if name not in assessments.columns or not assessments[name].notna().any():
-            problems.append(f"The plan names the outcome {name}, but the assessments hold no {name} value.")
+            hint = _suggest(name, [o for o in known if o in assessments.columns]) if name not in known else "."
+            problems.append(f"The plan names the outcome {name}, but the assessments hold no {name} value{hint}")
 
     for name in plan.covariates:
         if name not in patients.columns:
