@@ -305,6 +305,12 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
                                           size=(7.5, 0.42 * len(rows) + 1.1))
 
     mm = comparison.marginal_means
+    means_caption = (f"Estimated mean {_lower(label)} by arm from the linear mixed model of time × arm (every "
+                     "assessment used), with 95 % confidence bands.")
+    if plan is not None and plan.primary == "mmrm" and comparison.mmrm is not None:
+        mm = comparison.mmrm.lsmeans.rename(columns={"arm": "schedule", "time": "week"})
+        means_caption = (f"Least-squares mean {_lower(label)} by arm at each post-baseline visit from the MMRM, the "
+                         "primary analysis (baseline and covariates at their means), with 95 % confidence bands.")
     fig_means = None if mm is None or mm.empty else _fig(
         lambda ax: plot_marginal_means(mm, outcome=comparison.outcome, options=cohort.options,
                                        ylabel=f"Estimated mean {label.lower()}", ax=ax))
@@ -379,7 +385,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
         "direction": "higher is better" if higher_better else "lower is better",
         "fig_forest_points": forest(points, False), "fig_forest_ratios": forest(ratios, True),
         "ratio_rows": ratio_rows, "associations": associations,
-        "fig_means": fig_means, "fig_km": fig_km, "km_caption": km_caption,
+        "fig_means": fig_means, "means_caption": means_caption, "fig_km": fig_km, "km_caption": km_caption,
         "by_schedule_head": head, "by_schedule": rows, "fig_flares": fig_flares,
         "assumptions": list(comparison.assumptions), "remarks": _remarks(comparison, labels),
         "models": models, "footer": footer, **_trial_sections(comparison, cohort, labels),
