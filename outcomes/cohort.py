@@ -287,10 +287,15 @@ class Cohort:
             lines.append(f"Adherence (sessions done ÷ prescribed): median {s['adherence'].median():.0%}, "
                          f"interquartile range {s['adherence'].quantile(.25):.0%}–{s['adherence'].quantile(.75):.0%}")
         if len(self.flags):
-            counts = self.flags["rule"].value_counts()
-            pts = self.flags.groupby("rule")["patient_id"].nunique()
-            lines.append("Stop-and-consult flags: " + ", ".join(
-                f"{r.replace('_', ' ')} {counts[r]} ({pts[r]} patients)" for r in counts.index))
+            from .measures.safety import patient_flag_summary
+
+            safe = patient_flag_summary(self.flags, s["patient_id"])
+            act = self.flags[self.flags["status"] == "active"].sort_values("priority").groupby(
+                "rule", sort=False)["patient_id"].nunique()
+            lines.append(f"STOP AND CONSULT: {int(safe['stop_and_consult'].sum())} of {n} patients (an active flag "
+                         "or a red flag)" + ("; patients with an active episode: " + ", ".join(
+                             f"{r.replace('_', ' ')}{' (a note)' if r == 'high_pain_at_rest' else ''} {v}"
+                             for r, v in act.items()) if len(act) else ""))
         else:
             lines.append("Stop-and-consult flags: none")
         lines += [f"Note: {r}" for r in self.remarks]
