@@ -23,7 +23,10 @@ def bench_pages(cohort, n: int = 40) -> None:
     """CPU time per stage for ``n`` patients in this process (after one warm-up page)."""
     from outcomes.reports import patient as rp
 
-    src = rp._Sources(cohort)
+    t = time.perf_counter()
+    src = rp._Sources(cohort)  # includes the expected-recovery mixed model, fitted once per cohort
+    print(f"cohort-level sources (flag summary, expected-recovery model of {src.expected.n_patients:,} patients): "
+          f"{time.perf_counter() - t:.2f} s")
     ids = list(cohort.patient_summary["patient_id"][: n + 1])
     t0 = time.process_time()
     datas = [rp._report_data(src, pid) for pid in ids]

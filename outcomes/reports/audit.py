@@ -513,6 +513,8 @@ def _fmt_rate(value: Any, unit: str, digits: int | None = None) -> str:
         return "–"
     if unit in ("proportion", "mean proportion"):
         return f"{float(value) * 100:.{0 if digits is None else digits}f} %"
+    if unit == "sessions":
+        return f"{float(value):,.0f}"
     return f"{float(value):.{1 if digits is None else digits}f}"
 
 
@@ -543,6 +545,8 @@ def _kpi_view(row: pd.Series, *, with_target: bool = True) -> dict[str, Any]:
         counts = f"mean over {den} {row['denominator_label']}"
     elif unit == "per 100 sessions":
         counts = f"{num} flares in {den} {row['denominator_label']}"
+    elif unit == "sessions":
+        counts = f"{num} sessions, by {den} {row['denominator_label']}"
     else:
         counts = f"{num} flags in {den} {row['denominator_label']}"
     comparator = "≥" if row["direction"] == "higher is better" else "≤"
@@ -574,6 +578,8 @@ def _kpi_matrix(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 detail = f"{num} / {den} sessions"
             elif r["unit"] == "per patient":
                 detail = f"{num} flags / {den} patients"
+            elif r["unit"] == "sessions":
+                detail = f"patients with a red flag: {den}"
             else:
                 detail = f"{den} patients"
             rate = v["result"].split(" (")[0] if v["result"] != SUPPRESSED else SUPPRESSED
