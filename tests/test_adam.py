@@ -150,3 +150,28 @@ def test_a_baseline_flag_off_time_0_is_said(tmp_path, data):
     adqs.loc[(adqs["USUBJID"] == "100") & (adqs["AVISITN"] == "2"), "ABLFL"] = "Y"
     adqs.to_csv(folder / "adqs.csv", index=False)
     assert any('2 baseline record(s) of adqs.csv (ABLFL = "Y") are not at time 0' in n for n in load_dataset(folder).notes)
+
+
+def test_compare_plan_on_the_declared_outcome_gives_the_same_json(tmp_path, data):
+    """`compare --plan` with a declared primary outcome: exports and ADaM agree, and so does the ADaM
+    written by `export adam` (the outcome is called "depression": the plan refuses "bdi" as a near-miss
+    of the built-in "odi")."""
+    from _interop import BDI_TOML
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text('outcome = "depression"\nvisits = [0, 2, 4, 6]\nendpoint_week = 6\nreference = "TAU"\n'
+                    '[[responders]]\nname = "improved"\noutcome = "depression"\nchange_at_most = -5\n',
+                    encoding="utf-8")
+    exports = write_exports(tmp_path / "exports", data)
+    table = pd.read_csv(exports / "assessments.csv", dtype=str, keep_default_na=False)
+    table.rename(columns={"bdi": "depression"}).to_csv(exports / "assessments.csv", index=False)
+    (exports / "dataset.toml").write_text(BDI_TOML.replace("[outcomes.bdi]", "[outcomes.depression]"),
+                                          encoding="utf-8")
+    adam = write_adam(tmp_path / "adam", data)
+    (adam / "dataset.toml").write_text(ADAM_TOML.replace("[outcomes.bdi]", '[outcomes.depression]\nparamcd = "BDI"'),
+                                       encoding="utf-8")
+    assert main(["export", "adam", str(exports), "--out", str(tmp_path / "again")]) == 0
+    left = compare_document(exports, tmp_path / "o1", "--plan", str(plan))
+    assert left["outcome"] == "depression" and left["models"]
+    assert same_analysis(left, compare_document(adam, tmp_path / "o2", "--plan", str(plan))) == []
+    assert same_analysis(left, compare_document(tmp_path / "again", tmp_path / "o3", "--plan", str(plan))) == []
