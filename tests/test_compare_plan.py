@@ -287,3 +287,26 @@ def test_a_declared_outcome_is_the_plans_outcome_with_its_direction(tmp_path):
     odds = cmp.model("responder_odds_mood_week6")
     rose = (odds.data["responder"] == 1)
     assert rose.sum() == cmp.tables["responders"]["n_responders"].sum()
+
+
+def test_regression_primary_bonferroni_and_covariates_in_every_model(three_arms):
+    import statsmodels.formula.api as smf
+
+    plan = AnalysisPlan(reference="weekly", covariates=("age_years",), primary="regression",
+                        multiplicity="bonferroni", sensitivity=Sensitivity(imputations=0, tipping_point=()))
+    cmp = compare_schedules(three_arms, plan=plan)
+    est = cmp.tables["estimates"]
+    assert list(est["analysis"].iloc[:2]) == ["regression", "regression"] and est["primary"].iloc[:2].all()
+    reg = cmp.model("regression_leg_pain_week6")
+    assert reg.formula == "endpoint ~ schedule + age_years" and "baseline" not in reg.data.columns
+    refit = smf.ols("endpoint ~ C(schedule, Treatment('weekly')) + age_years",
+                    reg.data.assign(schedule=reg.data["schedule"].astype(str))).fit()
+    assert refit.params["C(schedule, Treatment('weekly'))[T.daily]"] == pytest.approx(
+        reg.table.set_index("term").loc["schedule[T.daily]", "estimate"], rel=1e-9)
+    p = est[est["analysis"] == "regression"]["p_value"].to_numpy()
+    np.testing.assert_allclose(est[est["analysis"] == "regression"]["p_adjusted"], np.minimum(1, 2 * p))
+    assert set(est["method"]) == {"bonferroni"}
+    for m in cmp.models:
+        if not m.name.startswith(("trajectory", "regression")):
+            assert "age_years" in m.formula, m.name
+    assert cmp.headline[0].startswith("Regression of the endpoint on arm: daily vs weekly at week 6")

@@ -358,7 +358,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         km, cox = surv
         models.append(cox)
     if cohort.sessions is not None:
-        flares = _attempt(remarks, "Flare rate ratio", lambda: flare_rates(cohort, reference=ref))
+        flares = _attempt(remarks, "Flare rate ratio", lambda: flare_rates(cohort, reference=ref, covariates=cov))
         if flares is not None:
             models.append(flares)
     tables = _trial_tables(cohort, plan, ref, remarks, prespecified)

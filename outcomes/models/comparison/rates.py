@@ -22,6 +22,9 @@ from ._common import (
     _per_arm,
     _ratio_table,
     _reference_remark,
+    _check_covariates,
+    _terms,
+    _with_covariates,
 )
 
 __all__ = ["DISPERSION_THRESHOLD", "flare_rates"]
@@ -43,7 +46,7 @@ def _session_counts(cohort: Cohort) -> pd.DataFrame:
 
 
 def flare_rates(cohort: Cohort, *, reference: str | None = None,
-                dispersion_threshold: float = DISPERSION_THRESHOLD) -> ModelResult:
+                dispersion_threshold: float = DISPERSION_THRESHOLD, covariates: Sequence[str] = ()) -> ModelResult:
     """Rate ratio of session flares per session done, by schedule.
 
     Parameters
@@ -55,6 +58,8 @@ def flare_rates(cohort: Cohort, *, reference: str | None = None,
     dispersion_threshold : float, default 1.5
         When the Poisson fit's Pearson χ²/df exceeds this, the negative binomial model is
         reported instead (``0`` forces it, ``inf`` keeps Poisson).
+    covariates : sequence of str, default ()
+        Baseline covariates (columns of ``cohort.patient_summary``) added to the model.
 
     Returns
     -------
@@ -88,7 +93,8 @@ def flare_rates(cohort: Cohort, *, reference: str | None = None,
     _check_cohort(cohort)
     threshold = _check_number(dispersion_threshold, "dispersion_threshold", low=0, allow_inf=True)
     ref = _check_reference(cohort, reference)
-    frame = _session_counts(cohort)
+    covariates = _check_covariates(cohort, covariates)
+    frame, n_no_cov = _with_covariates(cohort, _session_counts(cohort), covariates)
     none = frame["sessions"] == 0
     remarks = [_reference_remark(ref, reference is not None),
                ("Flares: sessions with pain rising by "
@@ -98,25 +104,27 @@ def flare_rates(cohort: Cohort, *, reference: str | None = None,
     if none.any():
         remarks.append(f"{int(none.sum())} patient(s) logged no session and add no exposure: excluded "
                        f"({_per_arm(frame.assign(m=none), 'm')}).")
+    if n_no_cov:
+        remarks.append(f"{n_no_cov} patient(s) without a covariate value are excluded.")
     data = frame[~none].reset_index(drop=True)
     if data.empty:
         raise ValueError("no patient logged a session: there is no exposure to compare flare rates on")
-    return _fit_flares(data, reference=ref, dispersion_threshold=threshold, remarks=remarks)
+    return _fit_flares(data, reference=ref, dispersion_threshold=threshold, remarks=remarks, covariates=covariates)
 
 
 def _fit_flares(data: pd.DataFrame, *, reference: str, dispersion_threshold: float = DISPERSION_THRESHOLD,
-                remarks: Sequence[str] = ()) -> ModelResult:
+                remarks: Sequence[str] = (), covariates: Sequence[str] = ()) -> ModelResult:
     data, arm_remarks = _arms(data, reference, what="patients with a logged session")
     _check_events(data, "flares", what="a flare", both_ends=False,
                   advice="report the flare counts per schedule instead")
-    formula = "flares ~ schedule"
+    formula = _terms("flares ~ schedule", covariates)
     offset = np.log(data["sessions"].to_numpy(dtype=float))
     res, notes, trouble = _fit_noting(
         lambda: smf.glm(formula, data=data, family=sm.families.Poisson(), offset=offset).fit())
     dispersion = float(res.pearson_chi2 / res.df_resid) if res.df_resid > 0 else float("nan")
     meta = {"family": "poisson", "link": "log", "offset": "log(sessions)", "dispersion": dispersion,
             "dispersion_threshold": dispersion_threshold, "reference": reference,
-            "std_error_scale": "log rate ratio"}
+            "std_error_scale": "log rate ratio", "covariates": list(covariates)}
     method = "Poisson GLM (IRLS), offset log(sessions)"
     converged = bool(res.converged) and not trouble
     if dispersion > dispersion_threshold:
