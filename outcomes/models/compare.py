@@ -44,9 +44,11 @@ from ..plan import AnalysisPlan
 from .comparison import (ancova, assumptions_text, by_schedule, endpoint_regression, flare_rates,
                          reference_remark, resolve_reference, responder_odds, time_to_response)
 from .comparison.analyses import answer, endpoint_estimates, plan_mmrm, plan_sensitivity, visit_frame
+from .comparison.mixed import custom_mixed as _custom_mixed
+from .comparison.mixed import plan_mixed_model
 from .multiplicity import adjust_frame
 from .results import TABLE_COLUMNS, ModelResult
-from .trajectory import fit_trajectory, marginal_means, schedule_contrast, trajectory_data
+from .trajectory import fit_trajectory, marginal_means, schedule_contrast
 from .trial import descriptives, flow, hedges_g, responder_table, trial_mixed_model
 
 __all__ = ["Comparison", "compare_schedules", "write_comparison"]
@@ -285,7 +287,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     # model with them answers the other question (do adherence and level go with pain?).
     lmm_primary = plan.primary == "lmm"
     lmm_primary = lmm_primary and given_plan
-    traj = _plan_mixed_model(cohort, plan, ref, remarks, failures if lmm_primary else None)
+    traj = plan_mixed_model(cohort, plan, ref, remarks, failures if lmm_primary else None, attempt=_attempt)
     lmm_visit = traj if traj is not None and not isinstance(traj, ModelResult) else None
     traj = traj if isinstance(traj, ModelResult) else None
     tasks = [] if _custom_mixed(plan) else [("Trajectory mixed model", "primary", outcome)]
@@ -415,72 +417,6 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         plan=plan, reference_given=reference_arm.given, mmrm=mmrm, imputation=imputation, tipping=tipping,
         headline=tuple(headline), failures=tuple(dict.fromkeys(failures)), lmm_visit=lmm_visit,
     )
-
-
-def _custom_mixed(plan: AnalysisPlan) -> bool:
-    """Whether ``[mixed_model]`` asks for something other than the default trajectory model."""
-    mm = plan.mixed_model
-    return mm.random != "intercept_slope" or mm.baseline != "response" or mm.time != "linear"
-
-
-def _plan_mixed_model(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: list[str],
-                      failures: list[str] | None) -> Any:
-    """The linear mixed model as ``[mixed_model]`` asks, when that is not the default model (else None).
-
-    ``random = "intercept"``: a random intercept only; ``baseline = "covariate"``: the
-    assessments after the baseline period are the response and the baseline value a
-    covariate (the textbook model); ``time = "visit"`` with a random intercept: each
-    planned visit a category, fitted by REML as the equivalent compound-symmetry model
-    (an :class:`~outcomes.models.mmrm.MMRMResult` named ``lmm_visit``). A random slope
-    needs time as a line, so ``time = "visit"`` with ``intercept_slope`` keeps linear time
-    (a remark says so).
-    """
-    if not _custom_mixed(plan):
-        return None
-    mm, outcome, cov = plan.mixed_model, plan.outcome, tuple(plan.covariates)
-    what = "primary analysis (the linear mixed model of time × arm)" if failures is not None else \
-        "Mixed model of time × arm ([mixed_model])"
-    if mm.time == "visit" and mm.random == "intercept":
-        def fit_visits() -> Any:
-            frame = visit_frame(cohort, outcome=outcome, visits=plan.visits, window_days=plan.visit_window_days,
-                                covariates=cov, baseline_as_response=mm.baseline == "response")
-            res = plan_mmrm(frame, outcome=outcome, reference=reference, covariates=cov,
-                            covariance="compound_symmetry", name="lmm_visit")
-            how = ("post-baseline visits as the response, baseline as a covariate" if mm.baseline == "covariate"
-                   else "every visit, baseline included, as the response")
-            return replace(res, remarks=(f"[mixed_model]: random intercept per patient, each planned visit a "
-                                         f"category, {how}; fitted as the equivalent compound-symmetry model "
-                                         "(REML).", *res.remarks))
-        return _attempt(remarks, what, fit_visits, failures)
-    if mm.time == "visit":
-        remarks.append("[mixed_model] time = \"visit\" with a random slope: a slope needs time as a line, so the "
-                       "mixed model keeps a straight line in weeks (the MMRM has each visit as a category).")
-    random = "intercept" if mm.random == "intercept" else "slope"
-
-    def fit() -> ModelResult:
-        data = trajectory_data(cohort, outcome=outcome, covariates=cov)
-        covariates = cov
-        if mm.baseline == "covariate":
-            frame = _attempt_base(cohort, outcome, plan)
-            data = data.merge(frame, on="patient_id", how="inner")
-            data = data[data["week"] * 7 > cohort.options.baseline_window_days].reset_index(drop=True)
-            covariates = ("baseline", *cov)
-        res = fit_trajectory(data, outcome=outcome, random=random, covariates=covariates, reference=reference,
-                             adjust_for=())
-        how = ("post-baseline assessments as the response, baseline as a covariate"
-               if mm.baseline == "covariate" else "every assessment as the response")
-        return replace(res, description=res.description + f" [mixed_model]: random {mm.random.replace('_', ' and ')}"
-                       f", {how}.", meta={**res.meta, "outcome": outcome, "mixed_model": {
-                           "random": mm.random, "baseline": mm.baseline, "time": mm.time}})
-
-    return _attempt(remarks, what, fit, failures)
-
-
-def _attempt_base(cohort: Cohort, outcome: str, plan: AnalysisPlan) -> pd.DataFrame:
-    from .comparison._common import _baseline_endpoint
-
-    base = _baseline_endpoint(cohort, outcome, float(plan.endpoint_week), plan.visit_window_days)
-    return base.loc[base["baseline"].notna(), ["patient_id", "baseline"]]
 
 
 def _pairwise(cohort: Cohort, schedules: tuple[str, ...], *, outcome: str, week: float, window: int,
