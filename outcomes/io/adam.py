@@ -1,6 +1,6 @@
 """Layout ``adam`` and ``outcomes export adam``: CDISC ADaM in and out.
 
-Reading (DESIGN.md §2a)::
+Reading::
 
     [source]
     layout = "adam"
@@ -327,7 +327,7 @@ def adam_tables(cohort: Any, *, study: str = "OUTCOMES", source: str = "") -> Ad
     Notes
     -----
     Variables as the CDISC ADaM Implementation Guide (v1.3) defines them: ``BASE`` is the
-    subject's baseline value of the parameter (the baseline rule of DESIGN.md §5), ``ABLFL = "Y"``
+    subject's baseline value of the parameter, ``ABLFL = "Y"``
     marks the baseline record, ``CHG = AVAL − BASE`` and ``PCHG = 100 × CHG / BASE`` on
     post-baseline records, ``ANL01FL = "Y"`` on every record the analyses use (all exported
     records), ``ADY = ADT − RANDDT + 1`` on or after randomisation (no day 0). ``USUBJID`` is

@@ -1,6 +1,6 @@
 """Dataset descriptions: ``dataset.toml`` says once how to read an export into the contract.
 
-A description (DESIGN.md §2a) names the layout of the data (``exports``: the
+A description names the layout of the data (``exports``: the
 four contract files; ``long``: one file, a row per patient and time; ``wide``:
 one file, a row per patient; ``redcap``: a REDCap records export with its data
 dictionary, see :mod:`outcomes.io.redcap`; ``adam``: CDISC ADaM ADSL and a BDS
@@ -157,7 +157,7 @@ class DeclaredOutcome:
 
 @dataclass(frozen=True)
 class DatasetDescription:
-    """A parsed, checked ``dataset.toml`` (DESIGN.md §2a); every field optional.
+    """A parsed, checked ``dataset.toml``; every field optional.
 
     Attributes
     ----------

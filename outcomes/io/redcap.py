@@ -5,7 +5,7 @@ data)``) and describes every field in its **data dictionary** (``Project Setup >
 a CSV with the headers ``Variable / Field Name``, ``Form Name``, ``Field Type``, ``Field Label``,
 ``Choices, Calculations, OR Slider Labels``, ``Text Validation Type OR Show Slider Number``,
 ``Text Validation Min``, ``Text Validation Max`` …; the API's ``field_name``, ``form_name`` … are
-read too). The description (DESIGN.md §2a) names both::
+read too). The description names both::
 
     [source]
     layout = "redcap"

@@ -188,7 +188,7 @@ def starter_description(data: Path) -> str:
     numeric = _numeric(frame, missing)
     arm_col = next((c for c in columns if c.lower() in _ARM_NAMES and c != id_col
                     and 2 <= frame[c].astype(str).str.strip().replace("", np.nan).nunique() <= 12), None)
-    out = [f"# Dataset description for {path.name}, guessed by `outcomes describe` (DESIGN.md §2a).",
+    out = [f"# Dataset description for {path.name}, guessed by `outcomes describe`.",
            "# Lines marked CHECK are guesses: read them, correct them, then run",
            f"#   outcomes describe {path.parent} --check <this file>",
            "", "[source]",
@@ -302,7 +302,7 @@ def _wide_outcomes(frame: pd.DataFrame, columns: list[str], mapped: set[str],
     groups = {k: v for k, v in groups.items() if len(v) >= 2}
     if not groups:
         raise UsageError("no repeated-measure columns were recognised (a stem with a time suffix, e.g. bdi.pre, "
-                         "bdi.2m); write the description by hand, see DESIGN.md §2a.")
+                         "bdi.2m); write the description by hand, see the README section "Any other layout".")
     units = []
     plans = []
     for stem, cols in groups.items():
@@ -344,7 +344,7 @@ def _wide_outcomes(frame: pd.DataFrame, columns: list[str], mapped: set[str],
 
 def _exports_starter(folder: Path) -> str:
     return "\n".join([
-        f"# Dataset description for {folder}: the four exports of the data contract (DESIGN.md §2).",
+        f"# Dataset description for {folder}: the four exports of the data contract (data/schemas).",
         "# Everything is optional; uncomment what you need.",
         "", "[source]", "layout = \"exports\"", "# missing = [\"-99\"]       # extra spellings of a missing value",
         "", "[columns]                  # contract name = your column",
@@ -413,7 +413,7 @@ def _redcap_starter(records: Path, dictionary: Path) -> str:
     columns = [str(c) for c in frame.columns]
     first = columns[0] if columns else d.first
     out = [f"# Dataset description for {records.name}, a REDCap records export (raw codes), and its data",
-           f"# dictionary {dictionary.name}; guessed by `outcomes describe` (DESIGN.md §2a). Lines marked CHECK are",
+           f"# dictionary {dictionary.name}; guessed by `outcomes describe`. Lines marked CHECK are",
            f"# guesses: correct them, then run  outcomes describe {records.parent} --check <this file>",
            "", "[source]", 'layout = "redcap"', f"file = {_q(records.name)}", f"dictionary = {_q(dictionary.name)}",
            '# missing = ["UNK", "NASK"]  # REDCap missing-data codes used in this project, if any',
@@ -486,7 +486,7 @@ def _adam_starter(bds: Path, adsl: Path) -> str:
     frame = _read(bds).frame
     cols = [str(c) for c in frame.columns]
     out = [f"# Dataset description for the ADaM datasets {bds.name} (BDS) and {adsl.name} (ADSL), guessed by",
-           "# `outcomes describe` (DESIGN.md §2a). Lines marked CHECK are guesses: correct them, then run",
+           "# `outcomes describe`. Lines marked CHECK are guesses: correct them, then run",
            f"#   outcomes describe {bds.parent} --check <this file>",
            "# USUBJID is the patient, TRT01P (else ARM) the arm, AGE, SEX and SITEID are read, and ITTFL = \"Y\"",
            "# (else RANDFL) is the randomised population; [columns] can name others.",
