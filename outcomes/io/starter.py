@@ -302,7 +302,7 @@ def _wide_outcomes(frame: pd.DataFrame, columns: list[str], mapped: set[str],
     groups = {k: v for k, v in groups.items() if len(v) >= 2}
     if not groups:
         raise UsageError("no repeated-measure columns were recognised (a stem with a time suffix, e.g. bdi.pre, "
-                         "bdi.2m); write the description by hand, see the README section "Any other layout".")
+                         "bdi.2m); write the description by hand, see the README section on dataset.toml.")
     units = []
     plans = []
     for stem, cols in groups.items():
