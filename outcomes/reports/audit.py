@@ -546,7 +546,7 @@ def _kpi_view(row: pd.Series, *, with_target: bool = True) -> dict[str, Any]:
     elif unit == "per 100 sessions":
         counts = f"{num} flares in {den} {row['denominator_label']}"
     elif unit == "sessions":
-        counts = f"{num} sessions, by {den} {row['denominator_label']}"
+        counts = f"{num} sessions; {row['denominator_label']}: {den}"
     else:
         counts = f"{num} flags in {den} {row['denominator_label']}"
     comparator = "≥" if row["direction"] == "higher is better" else "≤"

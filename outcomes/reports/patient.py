@@ -614,7 +614,8 @@ def write_patient_reports(cohort: Cohort, out_dir: str | os.PathLike[str], *,
     expected = src.expected
     index = _html.render("index.html.j2", rows=rows, as_of=_day(cohort.as_of),
                          provenance=_html.provenance_footer(cohort.provenance),
-                         n_stop=sum(r["stop"] for r in rows), n_behind=sum(r["expected"] == "behind" for r in rows),
+                         n_stop=sum(r["stop"] for r in rows),
+                         n_behind=sum(r["expected"] == "behind" and not r["stop"] for r in rows),
                          label=expected.label, band_note=("" if expected.available else
                                                           f"No expected range: {expected.reason}"),
                          has_discharge="discharged_on" in cohort.patients.columns)
