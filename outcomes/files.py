@@ -504,8 +504,8 @@ def _iso_cells(s: pd.Series, unit: str):
     if unit == "D":
         days = pa.array(ints.astype(np.int32), type=pa.date32(), mask=nat)
         return pc.cast(days, pa.large_string())
-    stamps = pa.array(ints, type=pa.timestamp("s"), mask=nat)
-    return pc.cast(pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%S"), pa.large_string())
+    stamps = pa.array(ints, type=pa.timestamp("s"), mask=nat)  # cast gives "YYYY-MM-DD HH:MM:SS" (strftime: 8x slower)
+    return pc.replace_substring(pc.cast(stamps, pa.large_string()), " ", "T", max_replacements=1)
 
 
 def _float_cells(values: np.ndarray):

@@ -181,7 +181,7 @@ def _read_csv_fast(path: Path, encoding: str, delimiter: str, names: list[str]) 
                                         encoding="utf8" if encoding == "utf-8-sig" else encoding),
             parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                           ignore_empty_lines=False, invalid_row_handler=on_invalid),
-            convert_options=pv.ConvertOptions(column_types={n: pa.string() for n in names},
+            convert_options=pv.ConvertOptions(column_types={n: pa.large_string() for n in names},
                                               strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):

@@ -57,6 +57,31 @@ def _is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
 
 
+def _may_need_strip(s: pd.Series) -> bool:
+    """False when no value of an Arrow-backed text column starts or ends with a byte that could be
+    (part of) white space: every first and last byte is printable ASCII other than a space."""
+    if not (isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__")):
+        return True
+    import pyarrow as pa
+
+    for chunk in s.array.__arrow_array__().chunks:
+        if len(chunk) == 0:
+            continue
+        if not pa.types.is_large_string(chunk.type):
+            return True
+        _, offsets, data = chunk.buffers()
+        if data is None:
+            continue
+        pos = np.frombuffer(offsets, np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
+        start, end = pos[:-1], pos[1:]
+        filled = end > start
+        raw = np.frombuffer(data, np.uint8)
+        edges = np.concatenate([raw[start[filled]], raw[end[filled] - 1]])
+        if ((edges <= 0x20) | (edges >= 0x7F)).any():
+            return True
+    return False
+
+
 def _check_width(path: Path, width: int) -> None:
     if width > MAX_COLUMNS:
         raise FileRejected(str(path), f"has {width:,} columns; an export has at most {MAX_COLUMNS:,}.",
@@ -88,6 +113,8 @@ def _finish(path: Path, export: str, frame: pd.DataFrame, lines: np.ndarray, fmt
         s = frame[col]
         if s.dtype == object or s.hasnans:
             s = s.fillna("").astype(str)
+        elif not _may_need_strip(s):  # nothing to strip: keep the column as read (no copy)
+            continue
         frame[col] = s.str.strip()
     # A blank row is empty in every column: narrow the candidates column by column.
     blank = np.ones(rows_read, dtype=bool)

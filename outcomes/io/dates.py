@@ -168,7 +168,9 @@ class DateColumn:
             return cls(values, missing, pd.Series(0, index=index, dtype=np.int8), converted=converted)
         text = s.astype(str) if not pd.api.types.is_string_dtype(s.dtype) else s
         text = text.fillna("")
-        missing = text.isin(missing_values).to_numpy()  # "" is always a missing value
+        from .validate import _isin
+
+        missing = _isin(text, missing_values)  # "" is always a missing value
         if not pd.api.types.is_string_dtype(s.dtype):
             missing |= s.isna().to_numpy()
         # pandas' ISO8601 reader completes "2025" and "2025-03" to the 1st: keep them out of it

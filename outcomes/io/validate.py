@@ -102,9 +102,28 @@ def _is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
 
 
+def _arrow_text(s: pd.Series) -> Any:
+    """The Arrow data behind a pandas ``str`` column (no copy), or None for other columns."""
+    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__"):
+        return s.array.__arrow_array__()
+    return None
+
+
+def _isin(s: pd.Series, values: Any) -> np.ndarray:
+    """``s.isin(values).to_numpy()`` for text values; Arrow's hash lookup on Arrow-backed text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = _arrow_text(s)
+    if arr is None:
+        return s.isin(list(values)).to_numpy(dtype=bool)
+    hit = pc.is_in(arr, value_set=pa.array([v for v in values if isinstance(v, str)], type=arr.type))
+    return np.asarray(hit.to_numpy(), dtype=bool)  # a missing value is in no set of text
+
+
 def _missing_mask(s: pd.Series, missing_values: tuple[str, ...]) -> np.ndarray:
     if _is_text(s):  # "" is always among missing_values (see schema.load_schema)
-        return (s.isna() | s.isin(missing_values)).to_numpy(dtype=bool)
+        return s.isna().to_numpy(dtype=bool) | _isin(s, missing_values)
     return s.isna().to_numpy(dtype=bool)
 
 
@@ -159,8 +178,12 @@ def _text_to_float(s: pd.Series, missing: np.ndarray, decimal: str) -> pd.Series
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(s, type=pa.string(), from_pandas=True)
-    arr = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), arr)
+    arr = _arrow_text(s)
+    if arr is None:
+        arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+    else:
+        arr = arr.combine_chunks()
+    arr = pc.if_else(pa.array(missing), pa.scalar(None, arr.type), arr)
     if decimal == ",":
         arr = pc.replace_substring(arr, ",", ".")
     try:
@@ -220,8 +243,8 @@ def _convert_boolean(s: pd.Series, f: Field, missing: np.ndarray, errs: _Collect
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("boolean")
     text = (s if _is_text(s) else s.astype(str)).str.lower()
-    is_true = text.isin([v.lower() for v in f.true_values]).to_numpy(dtype=bool)
-    is_false = text.isin([v.lower() for v in f.false_values]).to_numpy(dtype=bool)
+    is_true = _isin(text, [v.lower() for v in f.true_values])
+    is_false = _isin(text, [v.lower() for v in f.false_values])
     out = pd.array(is_true, dtype="boolean")
     out[~(is_true | is_false)] = pd.NA
     bad = ~(is_true | is_false | missing)
@@ -235,7 +258,7 @@ def _convert_string(s: pd.Series, f: Field, missing: np.ndarray, errs: _Collecto
     text = s.astype(str) if not _is_text(s) else s
     text = text.where(~missing).astype("str")
     present = ~missing
-    if f.enum is not None and not (text.isin(f.enum).to_numpy(dtype=bool) | ~present).all():
+    if f.enum is not None and not (_isin(text, f.enum) | ~present).all():
         # spelled differently (e.g. "Slider"): compare case-insensitively, store the schema's spelling
         canon = {e.lower(): e for e in f.enum}
         mapped = text.str.lower().map(canon)
@@ -353,7 +376,8 @@ def _all_distinct(s: pd.Series) -> bool:
     import pyarrow.compute as pc
 
     try:
-        arr = pa.array(s, from_pandas=True).drop_null()
+        arr = _arrow_text(s)
+        arr = (pa.array(s, from_pandas=True) if arr is None else arr).drop_null()
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return False
     return len(pc.unique(arr)) == len(arr)
@@ -511,6 +535,20 @@ def _day(value: np.datetime64) -> str:
     return str(np.datetime_as_string(value, unit="D"))
 
 
+def _row_of(pid: pd.Series, accepted_ids: pd.Index) -> np.ndarray:
+    """Position of each ``pid`` in ``accepted_ids`` (unique), -1 where absent: Arrow's hash lookup
+    for Arrow-backed text, else ``Index.get_indexer``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr, ids = _arrow_text(pid), _arrow_text(pd.Series(accepted_ids))
+    if arr is None or ids is None or not accepted_ids.is_unique:
+        found = pid.isin(accepted_ids).to_numpy()
+        return np.where(found, accepted_ids.get_indexer(pid) if len(accepted_ids) else -1, -1)
+    idx = pc.index_in(arr, value_set=ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
+    return pc.fill_null(idx, -1).to_numpy().astype(np.int64)
+
+
 _WINDOW_COLUMN = {"prescriptions": "valid_from", "sessions": "performed_at", "assessments": "assessed_on"}
 
 
@@ -541,7 +579,8 @@ def check_links(results: dict[str, ExportResult], *, grace_days: int = 14) -> No
         data = res.data
         errs = _Collector(res.path.name if res.path else name, data)
         pid = data["patient_id"]
-        known = pid.isin(accepted_ids).to_numpy()
+        row_of = _row_of(pid, accepted_ids)  # the patient's row in pdata, -1 where unknown
+        known = row_of >= 0
 
         def orphan_reason(v: str, _ln: int) -> str:
             if v in quarantined_lines:
@@ -551,7 +590,7 @@ def check_links(results: dict[str, ExportResult], *, grace_days: int = 14) -> No
 
         errs.add(~known, "patient_id", "foreign_key", orphan_reason)
         if len(accepted_ids):
-            _window_rules(errs, data, res.original, col, accepted_ids.get_indexer(pid), known,
+            _window_rules(errs, data, res.original, col, row_of, known,
                           enrolled, discharged, grace_days)
         new = errs.frame()
         if not new.empty:
