@@ -198,6 +198,9 @@ def test_plan_models_match_r_on_the_reference_trial():
         np.testing.assert_allclose(est, [expected["estimates"][t] for t in terms], rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(table.loc[terms, "std_error"], [expected["std_errors"][t] for t in terms],
                                    rtol=2e-3)
+    # the one category without a responder (sex "other") is named as not estimable
+    assert models["responder_odds"].meta["diverged"] == ["sex[T.other]"]
+    assert any("sex[T.other]: no finite estimate" in r for r in models["responder_odds"].remarks)
     assert models["trajectory"].meta["variance_components"]["residual_sd"] == pytest.approx(
         values["lmm_baseline"]["residual_sd"], rel=1e-3)
 

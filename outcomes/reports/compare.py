@@ -90,6 +90,7 @@ class _Labels:
 
     def plain(self, text: str) -> str:
         """``text`` with codes in words: outcome and covariate columns, model and column names."""
+        text = re.sub(r"(?:week:)?(?:C\()?\w+\)?\[T\.[^\]]+\]", lambda m: self.term(m.group(0)), text)
         for old, new in (("std_error", "the standard error"), ("responder_rates also", "The responder table also"),
                          ("responder_rates", "the responder table"),
                          ("trajectory_lmm", "the linear mixed model"), (" (adjust_for)", ""),

@@ -36,6 +36,9 @@ from .arms import instrument_definition
 
 __all__ = ["ancova", "endpoint_regression", "responder_odds", "responder_rates"]
 
+#: A log-odds-ratio standard error above this means the coefficient diverged (quasi-separation).
+_SEPARATED_SE = 50.0
+
 _MAR = ("Complete case: this is unbiased when whether the endpoint is missing depends only on baseline "
         "and schedule (missing at random given the model's covariates). If patients who drop out do worse "
         "(or better) than similar patients who stay, for example because pain drove the dropout, the "
@@ -299,6 +302,13 @@ def _fit_responder(data: pd.DataFrame, *, reference: str, outcome: str, endpoint
                   advice="report responder_rates instead")
     formula = _terms("responder ~ schedule + baseline", covariates)
     res, notes, trouble = _fit_noting(lambda: smf.glm(formula, data=data, family=sm.families.Binomial()).fit())
+    # quasi-separation (a covariate category with no responder, or only responders): the coefficient runs off
+    # to ±infinity and its standard error explodes; say which, rather than print an odds ratio of e^-20
+    diverged = [t for t in res.bse.index if not np.isfinite(res.bse[t]) or res.bse[t] > _SEPARATED_SE]
+    if diverged:
+        notes = [*notes, f"{', '.join(diverged)}: no finite estimate (a category in which no one, or everyone, "
+                         "responded: quasi-separation); its odds ratio is not estimable and should be ignored, "
+                         "the other estimates stand."]
     return ModelResult(
         name=f"responder_odds_{outcome}_week{w}",
         description=f"Odds ratio of a {outcome} response ({definition}) at week {w} versus the reference "
@@ -310,7 +320,7 @@ def _fit_responder(data: pd.DataFrame, *, reference: str, outcome: str, endpoint
                  ("Odds ratios are exp(coefficient) with Wald 95 % intervals; std_error is that of the log odds "
                   "ratio. An odds ratio overstates the risk ratio when responses are common.")),
         meta={"outcome": outcome, "endpoint_week": endpoint_week, "reference": reference,
-              "family": "binomial", "link": "logit", "std_error_scale": "log odds ratio",
+              "family": "binomial", "link": "logit", "std_error_scale": "log odds ratio", "diverged": diverged,
               "covariates": list(covariates), "responder": definition},
         raw=res, data=data)
 
