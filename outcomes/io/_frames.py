@@ -112,6 +112,8 @@ def _finish(path: Path, export: str, frame: pd.DataFrame, lines: np.ndarray, fmt
     for col in text_cols:
         s = frame[col]
         if s.dtype == object or s.hasnans:
+            if s.dtype == object and s.map(type).eq(bytes).any():  # Parquet binary: bytes shown, not decoded away
+                s = s.map(lambda v: v.decode("utf-8", errors="backslashreplace") if isinstance(v, bytes) else v)
             s = s.fillna("").astype(str)
         elif not _may_need_strip(s):  # nothing to strip: keep the column as read (no copy)
             continue

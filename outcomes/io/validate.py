@@ -91,6 +91,8 @@ class ExportResult:
         )
         rows = self.original.loc[grouped.index]
         out = rows.astype(str).replace({"nan": "", "NaT": "", "<NA>": "", "None": ""})
+        taken = {"line", "rules", "reasons"}  # a file's own column of that name keeps its values, renamed
+        out = out.rename(columns={c: f"{c} (column in the file)" for c in out.columns if c in taken})
         out = out.assign(rules=grouped["rules"], reasons=grouped["reasons"])
         return out.reset_index()
 
