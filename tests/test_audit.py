@@ -452,3 +452,20 @@ def test_audit_runs_without_site_clinician_sessions_or_discharge_on_a_declared_o
     assert all(set(r) >= {"table", "kpi", "period", "value", "center", "lower", "upper", "signal"} for r in doc["spc"])
     html = Path(paths["audit.html"]).read_text()
     assert "No site or clinician column" in html and "KeyError" not in html
+
+
+def test_cli_audit_options_and_headline(tmp_path, capsys):
+    from outcomes.cli import main
+
+    data = write_dataset(tmp_path / "data", {})
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", str(data), "--out", str(tmp_path / "bad"), "--funnel-limits", "99.8,95"])
+    assert exc.value.code == 2 and "inner first" in capsys.readouterr().err
+    assert main(["audit", str(data), "--out", str(tmp_path / "x"), "--outcome", "nope"]) == 2
+    assert "--outcome nope" in capsys.readouterr().err
+    code = main(["audit", str(data), "--out", str(tmp_path / "ok"), "--overdispersion", "--funnel-limits", "90,99",
+                 "--spc-period", "month"])
+    out = capsys.readouterr().out
+    assert code in (0, 1) and out.startswith("Audit of 3 patients")
+    doc = json.loads((tmp_path / "ok" / "kpis.json").read_text())
+    assert doc["funnel_levels"] == [0.9, 0.99] and doc["funnel_overdispersion"] and doc["spc_period"] == "month"

@@ -601,23 +601,27 @@ def _chunks(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _funnel_view(frame: pd.DataFrame) -> list[dict[str, str]]:
+    lims = [c.removeprefix("lower_") for c in frame.columns if c.startswith("lower_")]
+    inner, outer = (sorted(lims, key=lambda x: float(x.replace("_", "."))) + ["95", "99_8"])[:2]
+    name = {x: f"{x.replace('_', '.')} %" for x in (inner, outer)}
     rows = []
     for _, r in frame.iterrows():
         hidden = bool(r["suppressed"])
-        pos, inner = r["position"], r["position_inner"]
-        words = ("outside the 99.8 % limits (" + pos + ")" if pos in ("above", "below") else
-                 "outside the 95 % limits (" + inner + ")" if inner in ("above", "below") else
+        pos, inner_pos = r["position"], r["position_inner"]
+        words = (f"outside the {name[outer]} limits (" + pos + ")" if pos in ("above", "below") else
+                 f"outside the {name[inner]} limits (" + inner_pos + ")" if inner_pos in ("above", "below") else
                  "no patients in the denominator" if pos == "no data" else "within the limits")
+
+        def limits(x: str) -> str:
+            lo, hi = r.get(f"lower_{x}"), r.get(f"upper_{x}")
+            return "–" if lo is None or pd.isna(lo) else f"{_fmt_rate(lo, 'proportion')} to {_fmt_rate(hi, 'proportion')}"
+
         rows.append({"unit": str(r["unit"]),
                      "n": SUPPRESSED if pd.isna(r["n"]) else _fmt_count(r["n"]),
                      "events": SUPPRESSED if hidden and pd.isna(r["events"]) else _fmt_count(r["events"]),
                      "rate": SUPPRESSED if hidden else _fmt_rate(r["rate"], "proportion"),
-                     "limits95": ("–" if pd.isna(r["lower_95"]) else
-                                  f"{_fmt_rate(r['lower_95'], 'proportion')} to {_fmt_rate(r['upper_95'], 'proportion')}"),
-                     "limits998": ("–" if pd.isna(r["lower_99_8"]) else
-                                   f"{_fmt_rate(r['lower_99_8'], 'proportion')} to "
-                                   f"{_fmt_rate(r['upper_99_8'], 'proportion')}"),
-                     "position": words, "flag": pos in ("above", "below") or inner in ("above", "below")})
+                     "limits95": limits(inner), "limits998": limits(outer),
+                     "position": words, "flag": pos in ("above", "below") or inner_pos in ("above", "below")})
     return rows
 
 
