@@ -261,7 +261,7 @@ def _headline(a: _Audit) -> list[str]:
     for by, f in a.funnels.items():
         out = f[f["position"].isin(["above", "below"])]
         if len(out):
-            lines.append(f"Outside the 99.8 % funnel limits for responders: " + ", ".join(
+            lines.append(f"Outside the {a.levels[1] * 100:g} % funnel limits for responders: " + ", ".join(
                 f"{_UNIT_WORDS[by]} {u} ({p})" for u, p in zip(out["unit"], out["position"])) + ".")
     if len(a.spc):
         sig = a.spc[a.spc["signal"].fillna("") != ""]
