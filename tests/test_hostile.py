@@ -40,6 +40,12 @@ XFAIL: dict[str, str] = {
     "no-leg-pain-column-compare": "assessments without a leg_pain column: KeyError 'leg_pain' in visit_frame",
     "baseline-only-compare": "no follow-up at all: the primary ANCOVA is not run yet compare exits 0, and reports an "
                              "LMM effect at week 6 extrapolated from week-0 assessments",
+    "leg-pain-all-blank-audit": "leg_pain present but all blank: ValueError (outcome must be an instrument with "
+                                "change scores) from audit_kpis",
+    "leg-pain-all-blank-compare": "leg_pain all blank: exit 0 with no analysis of the primary outcome, and a remark "
+                                  "quoting a pandas error (incompatible merge keys [0] dtype('O') and StringDtype)",
+    "arm-per-patient": "20 arms of one patient each: exit 0 with 'significant' LMM arm effects (p=4e-08) although "
+                       "an arm effect cannot be told apart from the patient's own random effect",
 }
 
 

@@ -1932,6 +1932,50 @@ def b_all_sessions_bad(tmp: Path) -> Env:
     return env
 
 
+NUMERIC_ODDITIES = ("1_000", "\u0663", "\uff11\uff12", "0x10", "inf", "1e20", "--3", "3-", "²")
+
+
+def _check_not_accepted(export: str, column: str, values: Sequence[str]) -> Callable[[Result, Env], None]:
+    """Each odd value must be quarantined (named in the errors) or at least not appear accepted as a number."""
+    def check(res: Result, env: Env) -> None:
+        rec = validate_records(res)[export]
+        flagged = {e["value"] for e in rec["errors"] if e["column"] == column}
+        missing = [v for v in values if v not in flagged]
+        assert not missing, (f"{export}.{column} values {missing!r} were not quarantined "
+                             f"(read as numbers?); flagged {sorted(flagged)!r}")
+    return check
+
+
+def _repeated_header(text: str) -> str:
+    lines = _lines(text)
+    lines.insert(50, lines[0])
+    return "\n".join(lines)
+
+
+def b_blank_column(export: str, column: str) -> Callable[[Path], Env]:
+    def build(tmp: Path) -> Env:
+        env = base_env(tmp)
+
+        def fn(h: list[str], b: list[list[str]]) -> None:
+            for r in b:
+                r[h.index(column)] = ""
+        edit(env.data, export, fn)
+        return env
+    return build
+
+
+def b_patients_column(column: str, value_fn: Callable[[int, str], str]) -> Callable[[Path], Env]:
+    def build(tmp: Path) -> Env:
+        env = base_env(tmp)
+
+        def fn(h: list[str], b: list[list[str]]) -> None:
+            for k, r in enumerate(b):
+                r[h.index(column)] = value_fn(k, r[h.index(column)])
+        edit(env.data, "patients", fn)
+        return env
+    return build
+
+
 def _batch3() -> list[Case]:
     three = ("audit", "compare", "patients")
     return [
@@ -1943,6 +1987,25 @@ def _batch3() -> list[Case]:
               ("audit", "compare")),
         *_all("baseline-only", "extra", b_baseline_only, {0, 1}, ("audit", "compare"), overrides={"compare": {1}}),
         _c("all-sessions-quarantined-audit", "extra", b_all_sessions_bad, A, {1}, slow=True),
+        *_all("leg-pain-all-blank", "extra", b_blank_column("assessments", "leg_pain"), {0, 1, 2},
+              ("audit", "compare"), overrides={"compare": {1, 2}}),
+        _c("every-patient-own-site-audit", "extra", b_patients_column("site_id", lambda k, v: f"S{k:03d}"), A,
+           {0, 1}, slow=True),
+        _c("arm-of-one-pairwise", "extra", b_patients_column(
+            "schedule", lambda k, v: "solo" if k == 0 else v), C + ("--pairwise",), {0, 1}, slow=True),
+        _c("arm-per-patient", "extra", b_patients_column("schedule", lambda k, v: f"arm{k}"), C, {1, 2},
+           slow=True),
+        _c("numeric-oddities", "extra", b_values("sessions", "level", NUMERIC_ODDITIES), VO, {1},
+           _check_not_accepted("sessions", "level", NUMERIC_ODDITIES)),
+        _c("boolean-spellings", "extra", b_values("sessions", "stopped_early",
+                                                  ["TRUE", "yes", "1", "Y", "ja", "t", "2", "-1"]), VO, {0, 1}),
+        _c("header-repeated-mid-file", "2", b_raw("sessions", _repeated_header), VO, {1},
+           _check_line_quarantined("sessions", [51])),
+        _c("tab-delimited-csv", "extra", b_raw("sessions", lambda t: t.replace(",", "\t")), VO, {0, 1}),
+        _c("columns-map-two-to-one", "5", b_map('{"sessions": {"note": "exercise"}}'),
+           VO + ("--columns", "{map}"), {1, 2}),
+        _c("columns-map-swap-ids", "5", b_map('{"sessions": {"patient_id": "session_id", "session_id": "patient_id"}}'),
+           VO + ("--columns", "{map}"), {0, 1, 2}),
     ]
 
 
