@@ -313,3 +313,90 @@ def test_regression_primary_bonferroni_and_covariates_in_every_model(three_arms)
         if not m.name.startswith(("trajectory", "regression")):
             assert "age_years" in m.formula, m.name
     assert cmp.headline[0].startswith("Regression of the endpoint on arm: daily vs weekly at week 6")
+
+
+# --- plan times in the dataset's unit (visit-coded long file) ---------------------------------------
+
+_VISIT_TOML = """
+[source]
+layout = "long"
+file = "trial.csv"
+[columns]
+patient_id = "id"
+schedule = "group"
+[time]
+unit = "visit"
+column = "visit"
+[time.visits]
+"1" = 0
+"2" = 1
+[outcomes.pain_avg]
+label = "Average back pain (BPI)"
+min = 0
+max = 10
+higher_is_better = false
+"""
+
+
+def _visit_trial(tmp_path):
+    """Two arms of 30; every patient has a baseline (visit 1) of 0-1 or 5-8; 8 per arm miss visit 2.
+    Those with a baseline of 0-1 and no visit 2 would be 'pain-free' if the baseline stood in for it."""
+    rng = np.random.default_rng(7)
+    rows, expected = [], {}
+    for arm, post_mean in (("usual_care", 5.0), ("placebo", 3.0)):
+        for i in range(30):
+            pid = f"{arm[0]}{i:02d}"
+            base = int(rng.integers(0, 2)) if i < 10 else int(rng.integers(5, 9))
+            rows.append((pid, 1, arm, base))
+            if i >= 26 or i in (0, 1, 2, 3):  # 8 miss the post visit, 4 of them with a baseline of 0-1
+                continue
+            post = int(np.clip(round(rng.normal(post_mean, 2)), 0, 10))
+            rows.append((pid, 2, arm, post))
+            expected[arm] = expected.get(arm, 0) + (post <= 1)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pd.DataFrame(rows, columns=["id", "visit", "group", "pain_avg"]).to_csv(folder / "trial.csv", index=False)
+    (folder / "dataset.toml").write_text(_VISIT_TOML, encoding="utf-8")
+    return folder, expected
+
+
+def _visit_plan(tmp_path, extra: str = "") -> str:
+    path = tmp_path / "plan.toml"
+    path.write_text('outcome = "pain_avg"\nvisits = [0, 1]\nreference = "usual_care"\nprimary = "ancova"\n'
+                    + extra + '[sensitivity]\nimputations = 0\ntipping_point = []\n'
+                    '[[responders]]\nname = "pain_free"\noutcome = "pain_avg"\nendpoint_at_most = 1\n',
+                    encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("endpoint", ["endpoint = 1\n", "endpoint_week = 1\n"])
+def test_visit_coded_endpoint_takes_only_the_post_visit(tmp_path, endpoint):
+    """With time in visits the default window is the exact visit: a patient without the post visit is
+    missing at the endpoint (not given the baseline), and the window used is said in the remarks."""
+    from outcomes.cli import main
+
+    folder, expected = _visit_trial(tmp_path)
+    out = tmp_path / "out"
+    assert main(["compare", str(folder), "--plan", _visit_plan(tmp_path, endpoint), "--out", str(out)]) == 0
+    resp = pd.read_csv(out / "responders.csv").set_index("schedule")
+    assert (resp["n_randomised"] == 30).all()
+    assert (resp["n_assessed"] == 22).all()  # 8 per arm have no post visit: missing, not their baseline
+    assert resp.loc["placebo", "n_responders"] == expected["placebo"]
+    assert resp.loc["usual_care", "n_responders"] == expected["usual_care"]
+    doc = (out / "models.json").read_text(encoding="utf-8")
+    assert "each visit takes only an assessment at that exact visit" in doc
+    written = (out / "plan.toml").read_text(encoding="utf-8")
+    assert "visit_window = 0" in written or "visit_window_days = 0" in written  # the window used, for a rerun
+
+
+def test_a_plan_window_wider_than_half_a_visit_gap_is_kept_with_a_warning(tmp_path):
+    from outcomes.cli import main
+
+    folder, expected = _visit_trial(tmp_path)
+    out = tmp_path / "out"
+    plan = _visit_plan(tmp_path, "endpoint = 1\nvisit_window_days = 7\n")
+    assert main(["compare", str(folder), "--plan", plan, "--out", str(out)]) == 0
+    resp = pd.read_csv(out / "responders.csv").set_index("schedule")
+    assert (resp["n_assessed"] == 30).all()  # what the user asked for: week 0 is within 7 days of week 1
+    assert resp.loc["placebo", "n_responders"] > expected["placebo"]
+    assert "can be given the assessment of a neighbouring visit" in (out / "models.json").read_text("utf-8")

@@ -61,7 +61,9 @@ def _error(tmp_path, text: str) -> str:
 def test_default_plan_values():
     plan = default_plan()
     assert plan.outcome == "leg_pain" and plan.outcomes == () and plan.covariates == ()
-    assert plan.visits == (0, 2, 4, 6, 8, 12) and plan.visit_window_days == 7 and plan.endpoint_week == 6
+    assert plan.visits == (0, 2, 4, 6, 8, 12) and plan.endpoint_week == 6
+    # the window is left to the data's time axis: 7 days for dated data
+    assert plan.visit_window_days is None and plan.options().visit_window_days == 7
     assert plan.reference is None
     # the one default definition is the instrument's published rule (Farrar 2001: 2 points and 30 %)
     assert plan.responders == (ResponderDefinition("improved", "leg_pain", change_at_most=-2,
@@ -75,7 +77,7 @@ def test_plan_defaults_are_the_options_defaults():
     from outcomes.simulate import SimulationTruth
 
     plan, options = default_plan(), Options()
-    assert (plan.visits, plan.visit_window_days, plan.endpoint_week) == (
+    assert (plan.visits, plan.options().visit_window_days, plan.endpoint_week) == (
         options.visits, options.visit_window_days, options.endpoint_week)
     assert options.visits == DEFAULT_VISIT_WEEKS == SimulationTruth().visit_weeks
     assert plan.options() == options
@@ -86,7 +88,8 @@ def test_plan_defaults_are_the_options_defaults():
 def test_field_names_are_fixed():
     assert [f.name for f in dataclasses.fields(AnalysisPlan)] == [
         "outcome", "outcomes", "visits", "visit_window_days", "endpoint_week", "reference", "covariates",
-        "responders", "primary", "multiplicity", "mixed_model", "mmrm", "sensitivity", "estimand"]
+        "responders", "primary", "multiplicity", "mixed_model", "mmrm", "sensitivity", "estimand", "endpoint",
+        "visit_window"]
     assert [f.name for f in dataclasses.fields(ResponderDefinition)] == [
         "name", "outcome", "change_at_most", "pct_change_at_most", "endpoint_at_most", "combine", "missing",
         "endpoint_at_least", "improved_by_at_least", "improved_pct_at_least"]
@@ -238,16 +241,20 @@ def test_responder_problems_name_the_definition(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("visits = [0, -2, 4]\n", "visits must be a non-empty list of whole numbers of weeks ≥ 0"),
-    ("visits = [0, 2.5]\n", "visits must be a non-empty list of whole numbers of weeks ≥ 0"),
+    ("visits = [0, -2, 4]\n", "visits must be a non-empty list of times ≥ 0"),
+    ('visits = [0, "2"]\n', "visits must be a non-empty list of times ≥ 0"),
+    ("visits = [0, 1]\nendpoint = 1\nendpoint_week = 1\n", "both endpoint_week and endpoint are given"),
+    ("visit_window = 1\nvisit_window_days = 3\n", "both visit_window_days and visit_window are given"),
+    ("visit_window = -1\n", "visit_window must be a number ≥ 0"),
+    ("visits = [0, 1]\nendpoint = 2\n", "endpoint = 2 is not one of the visits"),
     ('visits = "0,2,4"\n', "visits must be"),
     ("visits = []\n", "visits must be"),
     ("visits = [0, 2, 2, 6]\n", "visits lists 2 more than once"),
-    ("endpoint_week = 0\n", "endpoint_week must be a whole number of weeks > 0"),
-    ('endpoint_week = "6"\n', "endpoint_week must be a whole number of weeks > 0"),
-    ("endpoint_week = true\n", "endpoint_week must be a whole number of weeks > 0"),
+    ("endpoint_week = 0\n", "endpoint_week must be a number > 0 weeks"),
+    ('endpoint_week = "6"\n', "endpoint_week must be a number > 0 weeks"),
+    ("endpoint_week = true\n", "endpoint_week must be a number > 0 weeks"),
     ("endpoint_week = 5\n", "endpoint_week = 5 is not one of the visits"),
-    ("visit_window_days = -1\n", "visit_window_days must be a whole number of days > 0"),
+    ("visit_window_days = -1\n", "visit_window_days must be a whole number of days ≥ 0"),
     ("reference = 3\n", "reference must be the name of an arm"),
     ('covariates = "age_years"\n', "covariates must be a list of patients columns"),
     ('covariates = ["schedule"]\n', 'covariates cannot include "schedule"'),

@@ -9,10 +9,10 @@ from dataclasses import replace
 from typing import Any
 
 from ..io.errors import EXIT_DATA_PROBLEMS, UsageError
-from ..models.compare import compare_schedules, write_comparison
-from ..plan import check_plan_against, load_plan
-from ..reports.compare import write_compare_report
 from ._common import add_data_options, add_force_option, load_cohort, outputs
+
+# The models, the reports (statsmodels, matplotlib) and the plan are imported in run(), so that
+# `outcomes compare --help` stays fast.
 
 HELP = "compare progression schedules: mixed model, ANCOVA, responders, time to response, flare rates"
 OUTCOMES = ("leg_pain", "back_pain", "odi", "rmdq")
@@ -43,7 +43,19 @@ def add_parser(sub: Any, *, epilog: str) -> None:
     p.set_defaults(run=run)
 
 
+def _time_axis(args: argparse.Namespace) -> Any:
+    """The dataset description's time axis (None: dated data, or no description)."""
+    from ..io.description import find_description, load_description
+
+    path = getattr(args, "dataset", None) or find_description(args.data)
+    return None if path is None else load_description(path).time
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..models.compare import compare_schedules, write_comparison
+    from ..plan import check_plan_against, load_plan
+    from ..reports.compare import write_compare_report
+
     if args.endpoint_week is not None and not 0 < args.endpoint_week <= 104:
         raise UsageError(f"--endpoint-week must be between 0 and 104 weeks, got {args.endpoint_week:g}.")
     plan = None
@@ -53,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
         if given:
             raise UsageError(f"{', '.join(given)} cannot be combined with --plan: set them in {args.plan}.")
         plan = load_plan(args.plan)
-    dataset, cohort = load_cohort(args, options=None if plan is None else plan.options())
+    options = None
+    if plan is not None:
+        options = plan.options(time=_time_axis(args))
+    dataset, cohort = load_cohort(args, options=options)
     try:
         remarks = [] if plan is None else check_plan_against(plan, cohort)
         comparison = compare_schedules(cohort, outcome=args.outcome or "leg_pain",
@@ -63,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"Cannot compare schedules: {exc}.") from None
     if remarks:
         comparison = replace(comparison, remarks=tuple(remarks) + comparison.remarks)
-    if comparison.plan is not None:
-        comparison.provenance["plan_sha256"] = comparison.plan.sha256()
+    if comparison.plan_file is not None:
+        comparison.provenance["plan_sha256"] = comparison.plan_file.sha256()
     with outputs(args, "compare") as oset:
         written = write_comparison(comparison, oset.staging)
         written.update(write_compare_report(comparison, cohort, oset.staging))

@@ -40,7 +40,7 @@ import pandas as pd
 from ..cohort import Cohort
 from ..errors import UsageError
 from ..io.writers import atomic_write_text, frame_to_csv_text, output_path, prepare_out_dir
-from ..plan import AnalysisPlan
+from ..plan import AnalysisPlan, plan_on_axis
 from .comparison import (ancova, assumptions_text, by_schedule, endpoint_regression, flare_rates,
                          reference_remark, resolve_reference, responder_odds, time_to_response)
 from .comparison.analyses import answer, endpoint_estimates, plan_mmrm, plan_sensitivity, visit_frame
@@ -92,6 +92,14 @@ class Comparison:
     headline: tuple[str, ...] = ()
     #: Pre-specified analyses that could not run: one sentence each (``compare`` exits 1).
     failures: tuple[str, ...] = ()
+    #: The plan as given, its window and endpoint filled in, in the dataset's time unit (what
+    #: ``plan.toml`` beside the results holds and its hash); ``plan`` has visits in weeks.
+    plan_as_run: AnalysisPlan | None = None
+
+    @property
+    def plan_file(self) -> AnalysisPlan | None:
+        """The plan to write beside the results and hash (``plan_as_run``, else ``plan``)."""
+        return self.plan_as_run if self.plan_as_run is not None else self.plan
 
     def model(self, name: str) -> ModelResult:
         for m in self.models:
@@ -265,6 +273,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     if plan is None:
         week0 = float(cohort.options.endpoint_week if endpoint_week is None else endpoint_week)
         plan = _plan_for(cohort, outcome=outcome, week=week0, reference=reference, covariates=tuple(covariates))
+    plan, plan_as_run, timing = plan_on_axis(plan, getattr(cohort, "time", None))
     outcome, week, cov = plan.outcome, float(plan.endpoint_week), tuple(plan.covariates)
     schedules = tuple(sorted(str(s) for s in cohort.patients["schedule"].dropna().unique()))
     if len(schedules) < 2:
@@ -275,7 +284,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
                          f"{', '.join(schedules)}")
     reference_arm = resolve_reference(schedules, plan.reference)
     ref = reference_arm.name
-    remarks: list[str] = [reference_remark(reference_arm), *cohort.remarks]
+    remarks: list[str] = [reference_remark(reference_arm), *cohort.remarks, *timing.remarks]
     failures: list[str] = []
     prespecified = failures if given_plan else None
     window = plan.visit_window_days
@@ -416,6 +425,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         remarks=tuple(dict.fromkeys(remarks)), provenance=dict(cohort.provenance), tables=tables,
         plan=plan, reference_given=reference_arm.given, mmrm=mmrm, imputation=imputation, tipping=tipping,
         headline=tuple(headline), failures=tuple(dict.fromkeys(failures)), lmm_visit=lmm_visit,
+        plan_as_run=plan_as_run,
     )
 
 
@@ -486,10 +496,16 @@ def _fit_mixed_models(cohort: Cohort, tasks: list[tuple[str, str, str]], *, refe
 
 def _plan_for(cohort: Cohort, *, outcome: str, week: float, reference: str | None,
               covariates: tuple[str, ...]) -> AnalysisPlan:
-    """The default plan with the arguments given (what ``compare`` ran when no plan file was given)."""
+    """The default plan with the arguments given (what ``compare`` ran when no plan file was given):
+    visits and endpoint in weeks (``cohort.options``); the window is the options' one for dated data
+    and, for another time unit, the default of :func:`outcomes.plan.plan_timing` (never so wide that
+    one visit takes another's assessment)."""
     visits = tuple(sorted(set(cohort.options.visits) | ({int(week)} if float(week).is_integer() else set())))
-    return AnalysisPlan(outcome=outcome, visits=visits, visit_window_days=cohort.options.visit_window_days,
-                        endpoint_week=week, reference=reference, covariates=covariates)
+    dated = getattr(getattr(cohort, "time", None), "dated", True)
+    plan = AnalysisPlan(outcome=outcome, visits=visits, endpoint_week=week, reference=reference,
+                        covariates=covariates, visit_window_days=cohort.options.visit_window_days if dated else None)
+    object.__setattr__(plan, "_in_weeks", True)  # visits are weeks whatever the time unit
+    return plan
 
 
 def _trial_tables(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: list[str],
@@ -537,9 +553,9 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
     put("models.csv", pd.DataFrame(comparison.rows(), columns=MODEL_COLUMNS))
     for name, frame in comparison.tables.items():
         put(f"{name}.csv", frame)
-    if comparison.plan is not None:
+    if comparison.plan_file is not None:
         p = output_path(out, "plan.toml")
-        atomic_write_text(p, comparison.plan.to_toml())
+        atomic_write_text(p, comparison.plan_file.to_toml())
         written["plan.toml"] = str(p)
     for name in ("marginal_means", "contrasts", "responder_rates", "km", "by_schedule"):
         frame = getattr(comparison, name)
@@ -569,7 +585,7 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
            "reference": comparison.reference, "schedules": list(comparison.schedules), "models": described,
            "assumptions": list(comparison.assumptions), "remarks": list(comparison.remarks),
            "headline": list(comparison.headline), "failures": list(comparison.failures),
-           "plan_sha256": None if comparison.plan is None else comparison.plan.sha256(),
+           "plan_sha256": None if comparison.plan_file is None else comparison.plan_file.sha256(),
            "provenance": comparison.provenance}
     p = output_path(out, "models.json")
     atomic_write_text(p, json.dumps(_strict(doc), indent=2, default=_json_default, allow_nan=False) + "\n")

@@ -16,7 +16,8 @@ at least two arms).
 
 The modules: `outcomes.plan.spec` (the plan and its responder definitions, each
 checked on construction), `outcomes.plan.plan_file` (reading and writing plan files),
-`outcomes.plan.against` (the plan against the data); the field checks and the
+`outcomes.plan.against` (the plan against the data), `outcomes.plan.timing` (visits,
+endpoint and window on the dataset's time axis); the field checks and the
 TOML rendering are private (``_fields``, ``_toml``).
 """
 
@@ -26,6 +27,7 @@ from ._fields import KNOWN_OUTCOMES
 from .against import check_plan_against
 from .plan_file import DEFAULT_PLAN_TOML, load_plan, write_default_plan, write_plan
 from .spec import AnalysisPlan, Estimand, MixedModelOptions, MMRMOptions, ResponderDefinition, Sensitivity, default_plan
+from .timing import PlanTiming, plan_on_axis, plan_timing
 
 __all__ = [
     "DEFAULT_PLAN_TOML",
@@ -34,11 +36,14 @@ __all__ = [
     "Estimand",
     "MMRMOptions",
     "MixedModelOptions",
+    "PlanTiming",
     "ResponderDefinition",
     "Sensitivity",
     "check_plan_against",
     "default_plan",
     "load_plan",
+    "plan_on_axis",
+    "plan_timing",
     "write_default_plan",
     "write_plan",
 ]

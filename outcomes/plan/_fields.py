@@ -80,14 +80,39 @@ def _no_duplicates(values: tuple[Any, ...], where: str, key: str) -> None:
         raise UsageError(f"{where}: {key} lists {_show(seen[0])} more than once; give each once.")
 
 
-def _visits(value: Any, where: str, key: str) -> tuple[int, ...]:
-    weeks = [_whole(v) for v in value] if isinstance(value, (list, tuple)) else [None]
-    if not weeks or any(w is None or w < 0 for w in weeks):
-        raise UsageError(f"{where}: {key} must be a non-empty list of whole numbers of weeks ≥ 0, "
-                         f"e.g. [0, 2, 4, 6, 8, 12], got {_show(value)}.")
-    out = tuple(sorted(w for w in weeks if w is not None))
+def _visits(value: Any, where: str, key: str) -> tuple[float, ...]:
+    """Planned visit times ≥ 0 (weeks for dated data, else the dataset's time unit), sorted; whole
+    numbers are kept as ints."""
+    times = [v if _is_number(v) else None for v in value] if isinstance(value, (list, tuple)) else [None]
+    if not times or any(t is None or t < 0 for t in times):
+        raise UsageError(f"{where}: {key} must be a non-empty list of times ≥ 0 (weeks for dated data, else in "
+                         f"the dataset's time unit), e.g. [0, 2, 4, 6, 8, 12], got {_show(value)}.")
+    out = tuple(sorted(int(t) if float(t).is_integer() else float(t) for t in times if t is not None))
     _no_duplicates(out, where, key)
     return out
+
+
+def _positive_number(what: str, *, zero: bool = False) -> Callable[[Any, str, str], float | None]:
+    """A number > 0 (≥ 0 with ``zero``) or None; whole numbers kept as ints."""
+    def check(value: Any, where: str, key: str) -> float | None:
+        if value is None:
+            return None
+        if not _is_number(value) or value < 0 or (value == 0 and not zero):
+            raise UsageError(f"{where}: {key} must be a number {'≥' if zero else '>'} 0 {what}, got {_show(value)}.")
+        return int(value) if float(value).is_integer() else float(value)
+    return check
+
+
+def _whole_or_none(what: str) -> Callable[[Any, str, str], int | None]:
+    """A whole number ≥ 0 of ``what`` (0: the exact time only), or None (not given)."""
+    def check(value: Any, where: str, key: str) -> int | None:
+        if value is None:
+            return None
+        number = _whole(value)
+        if number is None or number < 0:
+            raise UsageError(f"{where}: {key} must be a whole number of {what} ≥ 0, got {_show(value)}.")
+        return number
+    return check
 
 
 def _positive_whole(what: str) -> Callable[[Any, str, str], int]:

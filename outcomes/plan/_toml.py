@@ -22,9 +22,11 @@ _HEADER = """\
 _PLAN_COMMENTS = {
     "outcome": "primary outcome: " + ", ".join(KNOWN_OUTCOMES),
     "outcomes": "secondary outcomes; each gets the same tables",
-    "visits": "planned visit weeks (whole weeks since enrolment)",
-    "visit_window_days": "an assessment goes to the nearest visit within this many days",
-    "endpoint_week": "endpoint for the ANCOVA and responders; one of the visits",
+    "visits": "planned visits: weeks (dated data) or the data's time unit",
+    "visit_window_days": "dated data: nearest assessment within this many days",
+    "endpoint_week": "endpoint week for the ANCOVA and responders; a visit",
+    "endpoint": "or: the endpoint in the data's time unit; a visit",
+    "visit_window": "or: the window in the data's time unit",
     "reference": "reference arm for contrasts (a schedule value)",
     "covariates": "baseline covariates (patients columns), in every model",
     "primary": '"ancova", "mmrm", "lmm" or "regression": what the brief leads with',
@@ -107,7 +109,13 @@ def _render(plan: AnalysisPlan, *, example: bool, reference: str | None = None) 
     lines = [_HEADER]
     for key, comment in _PLAN_COMMENTS.items():
         value = getattr(plan, key)
-        if key == "reference" and value is None and reference is not None:
+        if key in ("endpoint", "visit_window", "endpoint_week") and value is None:
+            continue  # the other form is given
+        if key == "visit_window_days" and value is None and plan.visit_window is None:
+            lines.append(_line(key, 7, "default 7 (dated); other units: < half a visit gap", commented=True))
+        elif key == "visit_window_days" and value is None:
+            continue
+        elif key == "reference" and value is None and reference is not None:
             lines.append(_line(key, reference, "the control arm (a schedule value): change it to yours"))
         elif key == "reference" and value is None:
             lines.append(_line(key, "name", "not set: the first arm in sorted order is the reference",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ..errors import UsageError
 from ._fields import _show, _suggest
 from .spec import AnalysisPlan
+from .timing import plan_on_axis
 
 if TYPE_CHECKING:
     from ..cohort import Cohort
@@ -70,11 +71,14 @@ def check_plan_against(plan: AnalysisPlan, cohort: Cohort) -> list[str]:
         raise UsageError("\n".join(problems))
 
     if "week" in assessments.columns and plan.outcome in assessments.columns:
+        given = plan
+        plan, _, timing = plan_on_axis(plan, getattr(cohort, "time", None))
         near = assessments.loc[((assessments["week"] - plan.endpoint_week).abs() * 7 <= plan.visit_window_days)
                                & assessments[plan.outcome].notna(), "patient_id"]
         assessed = set(patients.loc[patients["patient_id"].isin(near), "schedule"].dropna().astype(str))
         for arm in arms:
             if arm not in assessed:
-                remarks.append(f"No one in arm {arm} has {plan.outcome} assessed at the endpoint "
-                               f"(week {plan.endpoint_week} ± {plan.visit_window_days} days).")
+                at = (f"week {plan.endpoint_week:g} ± {plan.visit_window_days} days" if timing.unit == "date" else
+                      f"{timing.unit} {timing.endpoint_in_unit:g} ± {plan.visit_window_days} days")
+                remarks.append(f"No one in arm {arm} has {given.outcome} assessed at the endpoint ({at}).")
     return remarks

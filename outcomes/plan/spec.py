@@ -29,10 +29,11 @@ from ._fields import (
     _number_or_none,
     _outcome,
     _outcome_list,
-    _positive_whole,
+    _positive_number,
     _reference,
     _show,
     _visits,
+    _whole_or_none,
 )
 from ._toml import _render
 
@@ -316,12 +317,17 @@ class AnalysisPlan:
         The primary outcome, one of :data:`KNOWN_OUTCOMES`.
     outcomes : sequence of str
         Secondary outcomes; each gets the same tables.
-    visits : sequence of int
-        Planned visit weeks (stored sorted).
-    visit_window_days : int
-        An assessment goes to the nearest planned visit within this many days.
-    endpoint_week : int
-        The endpoint for the ANCOVA and the responder definitions; one of ``visits``.
+    visits : sequence of float
+        Planned visits (stored sorted): weeks since enrolment for dated data, otherwise
+        times in the dataset's time unit (``[time] unit`` of its description).
+    visit_window_days : int, optional
+        An assessment goes to the nearest planned visit within this many days. Not given
+        (None): 7 days for dated data; for another time unit, less than half the smallest
+        gap between planned visits (the exact visit for ``unit = "visit"``), so no planned
+        visit can take another visit's assessment (see :func:`outcomes.plan.plan_timing`).
+    endpoint_week : float, optional
+        The endpoint for the ANCOVA and the responder definitions, in weeks; one of
+        ``visits``. Default 6 unless ``endpoint`` is given (then None).
     reference : str or None
         The reference arm for contrasts; None means the first arm in sorted order.
     covariates : sequence of str
@@ -344,6 +350,12 @@ class AnalysisPlan:
     mmrm : MMRMOptions
     sensitivity : Sensitivity
     estimand : Estimand
+    endpoint : float, optional
+        The endpoint in the dataset's time unit (weeks for dated data); one of ``visits``.
+        Give this or ``endpoint_week``, not both.
+    visit_window : float, optional
+        The visit window in the dataset's time unit (days for dated data). Give this or
+        ``visit_window_days``, not both.
 
     Sequences are stored as tuples, so a plan is immutable and hashable;
     :meth:`to_dict` gives lists.
@@ -352,8 +364,8 @@ class AnalysisPlan:
     outcome: str = "leg_pain"
     outcomes: tuple[str, ...] = ()
     visits: tuple[int, ...] = DEFAULT_OPTIONS.visits
-    visit_window_days: int = DEFAULT_OPTIONS.visit_window_days
-    endpoint_week: int = DEFAULT_OPTIONS.endpoint_week
+    visit_window_days: int | None = None
+    endpoint_week: float | None = None
     reference: str | None = None
     covariates: tuple[str, ...] = ()
     responders: tuple[ResponderDefinition, ...] | None = None
@@ -363,11 +375,19 @@ class AnalysisPlan:
     mmrm: MMRMOptions = dataclasses.field(default_factory=MMRMOptions)
     sensitivity: Sensitivity = dataclasses.field(default_factory=Sensitivity)
     estimand: Estimand = dataclasses.field(default_factory=Estimand)
+    endpoint: float | None = None
+    visit_window: float | None = None
 
     def __post_init__(self) -> None:
         where = "AnalysisPlan"
         for key, check in _PLAN_CHECKS.items():
             object.__setattr__(self, key, check(getattr(self, key), where, key))
+        for unit_key, week_key in (("endpoint", "endpoint_week"), ("visit_window", "visit_window_days")):
+            if getattr(self, unit_key) is not None and getattr(self, week_key) is not None:
+                raise UsageError(f"{where}: both {week_key} and {unit_key} are given; give one: {unit_key} in the "
+                                 f"dataset's time unit, or {week_key} for dated data.")
+        if self.endpoint is None and self.endpoint_week is None:
+            object.__setattr__(self, "endpoint_week", DEFAULT_OPTIONS.endpoint_week)
         if self.responders is None:
             object.__setattr__(self, "responders", _default_responders(self.outcome))
         _check_plan(self, where)
@@ -396,11 +416,15 @@ class AnalysisPlan:
         """The first responder definition of the primary outcome (None when there is none)."""
         return next((r for r in self.responders or () if r.outcome == self.outcome), None)
 
-    def options(self, base: Options | None = None) -> Options:
-        """``base`` (default :class:`~outcomes.config.Options`) with the plan's ``visits``,
-        ``visit_window_days`` and ``endpoint_week``; everything else unchanged."""
-        return dataclasses.replace(base if base is not None else Options(), visits=tuple(self.visits),
-                                   visit_window_days=self.visit_window_days, endpoint_week=self.endpoint_week)
+    def options(self, base: Options | None = None, time: Any = None) -> Options:
+        """``base`` (default :class:`~outcomes.config.Options`) with the plan's visits (in weeks),
+        window (in days) and endpoint (in weeks) on the time axis ``time`` (an
+        :class:`outcomes.io.description.TimeAxis`; default dated); everything else unchanged."""
+        from .timing import plan_timing
+
+        timing = plan_timing(self, time)
+        return dataclasses.replace(base if base is not None else Options(), visits=timing.visits,
+                                   visit_window_days=timing.window_days, endpoint_week=timing.endpoint_week)
 
     @property
     def all_outcomes(self) -> tuple[str, ...]:
@@ -429,8 +453,8 @@ _PLAN_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
     "outcome": _outcome,
     "outcomes": _outcome_list,
     "visits": _visits,
-    "visit_window_days": _positive_whole("days"),
-    "endpoint_week": _positive_whole("weeks"),
+    "visit_window_days": _whole_or_none("days"),
+    "endpoint_week": _positive_number("weeks"),
     "reference": _reference,
     "covariates": _covariates,
     "responders": _responder_list,
@@ -440,6 +464,8 @@ _PLAN_CHECKS: dict[str, Callable[[Any, str, str], Any]] = {
     "mmrm": _instance(MMRMOptions),
     "sensitivity": _instance(Sensitivity),
     "estimand": _instance(Estimand),
+    "endpoint": _positive_number("(in the dataset's time unit; weeks for dated data)"),
+    "visit_window": _positive_number("(in the dataset's time unit; days for dated data)", zero=True),
 }
 _PLAN_KEYS = tuple(f.name for f in dataclasses.fields(AnalysisPlan))
 
@@ -449,9 +475,13 @@ def _check_plan(plan: AnalysisPlan, where: str) -> None:
     if plan.outcome in plan.outcomes:
         raise UsageError(f"{where}: outcomes lists the primary outcome {_show(plan.outcome)}; "
                          f"list only secondary outcomes there.")
-    if plan.endpoint_week not in plan.visits:
-        raise UsageError(f"{where}: endpoint_week = {plan.endpoint_week} is not one of the visits "
+    if plan.endpoint is not None and plan.endpoint not in plan.visits:
+        raise UsageError(f"{where}: endpoint = {_show(plan.endpoint)} is not one of the visits "
                          f"{list(plan.visits)}; add it to visits or choose one of them.")
+    if plan.endpoint_week is not None and plan.endpoint_week not in plan.visits:
+        raise UsageError(f"{where}: endpoint_week = {plan.endpoint_week} is not one of the visits "
+                         f"{list(plan.visits)}; add it to visits or choose one of them (with a time unit other "
+                         f"than weeks, give endpoint in that unit instead).")
     _no_duplicates(tuple(r.name for r in plan.responders or ()), where, "[[responders]] name")
     if plan.sensitivity.tipping_point and not plan.sensitivity.imputations:
         raise UsageError(f"{where}: [sensitivity] tipping_point needs imputations > 0 (it shifts imputed values); "

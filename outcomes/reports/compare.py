@@ -367,7 +367,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
                                  "ci": f"{_num(t['ci_lower'], 3)} to {_num(t['ci_upper'], 3)}",
                                  "p": _p(t["p_value"])} for t in m.to_frame().to_dict("records")]})
     footer = provenance_footer(comparison.provenance or cohort.provenance)
-    plan_hash = plan.sha256() if plan is not None else ""
+    plan_hash = comparison.plan_file.sha256() if comparison.plan_file is not None else ""
     return {
         "outcome_label": label, "outcome_unit": unit, "arms": arms,
         "dataset": cohort.provenance.get("dataset", ""), "n_patients": f"{len(cohort.patients):,}",
