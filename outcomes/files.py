@@ -445,8 +445,9 @@ def _csv_slice(part: pd.DataFrame, date_columns: tuple[str, ...], datetime_colum
             cell = pc.if_else(pc.equal(pc.fill_null(cell, ""), ""), pa.scalar('""', pa.large_string()), cell)
         cells.append(cell)
     sep, nl = pa.scalar(",", pa.large_string()), pa.scalar("\n", pa.large_string())
+    # the line break joins the last cell (one column copied again, not the whole line)
+    cells[-1] = pc.binary_join_element_wise(pc.fill_null(cells[-1], ""), pa.scalar("", pa.large_string()), nl)
     line = pc.binary_join_element_wise(*cells, sep, null_handling="replace", null_replacement="")
-    line = pc.binary_join_element_wise(line, pa.scalar("", pa.large_string()), nl)
     return line if isinstance(line, pa.ChunkedArray) else pa.chunked_array([line])
 
 
@@ -463,9 +464,8 @@ def _text_cells(s: pd.Series):
         arr = pa.array(s, type=pa.large_string(), from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    starts = pc.match_substring_regex(arr, "^[=+\\-@\t\r]")
-    if pc.any(starts).as_py():
-        idx = np.flatnonzero(starts.fill_null(False).to_numpy(zero_copy_only=False))
+    idx = _formula_candidates(arr)
+    if len(idx):
         cand = arr.take(pa.array(idx))
         plain = pc.match_substring_regex(cand, _PLAIN_NUMBER.pattern).to_numpy(zero_copy_only=False)
         risky = [i for i, v, ok in zip(idx.tolist(), cand.to_pylist(), plain) if not ok
@@ -487,6 +487,22 @@ def _text_cells(s: pd.Series):
                                                   pa.scalar("", pa.large_string()))
             arr = pc.if_else(need, escaped, arr)
     return arr
+
+
+def _formula_candidates(arr) -> np.ndarray:
+    """Positions of the values starting with ``=``, ``+``, ``-``, ``@``, tab or CR (read from the
+    first byte of each value: all six are one-byte characters)."""
+    _, offsets, data = arr.buffers()[:3]
+    if data is None or len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pos = np.frombuffer(offsets, np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    start, filled = pos[:-1], pos[1:] > pos[:-1]
+    first = np.zeros(len(arr), dtype=np.uint8)
+    first[filled] = np.frombuffer(data, np.uint8)[start[filled]]
+    hit = np.isin(first, np.frombuffer(b"=+-@\t\r", np.uint8))
+    if arr.null_count:
+        hit &= arr.is_valid().to_numpy(zero_copy_only=False)
+    return np.flatnonzero(hit)
 
 
 def _iso_cells(s: pd.Series, unit: str):

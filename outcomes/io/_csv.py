@@ -53,7 +53,8 @@ def _detect_encoding(path: Path) -> tuple[str, str, int, int]:
                 while chunk := fh.read(_CHUNK):
                     if b"\x00" in chunk:
                         _reject_nul(path, breaks + chunk[:chunk.index(b"\x00")].count(b"\n") + 1)
-                    decoder.decode(chunk)
+                    if not chunk.isascii():  # ASCII is valid in both (a split sequence still fails at the end)
+                        decoder.decode(chunk)
                     breaks += chunk.count(b"\n")
                     quotes += chunk.count(b'"')
                 decoder.decode(b"", final=True)
