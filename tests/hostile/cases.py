@@ -906,7 +906,8 @@ def _check_not_called_absent(res: Result, env: Env) -> None:
 def b_map(content: bytes | str | None, *, folder: bool = False) -> Callable[[Path], Env]:
     def build(tmp: Path) -> Env:
         env = base_env(tmp)
-        path = tmp / "map.json"
+        (tmp / "maps").mkdir()
+        path = tmp / "maps" / "map.json"  # not beside --out: that is a case of its own
         if folder:
             path.mkdir()
         elif isinstance(content, bytes):
@@ -922,7 +923,8 @@ def b_map(content: bytes | str | None, *, folder: bool = False) -> Callable[[Pat
 def b_plan(content: str) -> Callable[[Path], Env]:
     def build(tmp: Path) -> Env:
         env = base_env(tmp)
-        path = tmp / "plan.toml"
+        (tmp / "plans").mkdir()
+        path = tmp / "plans" / "plan.toml"  # not beside --out: that is a case of its own
         path.write_text(content, encoding="utf-8")
         env.vars["plan"] = str(path)
         env.inputs.append(path)
@@ -1976,6 +1978,33 @@ def b_patients_column(column: str, value_fn: Callable[[int, str], str]) -> Calla
     return build
 
 
+PLAN_HEAD = 'outcome = "leg_pain"\nendpoint_week = 6\n'
+PLAN_INJECTION = (PLAN_HEAD + '\n[[responders]]\nname = "=HYPERLINK(\\"http://x\\")"\noutcome = "leg_pain"\n'
+                  'change_at_most = -2\n\n[[responders]]\nname = "<script>hx_pwn()</script>"\noutcome = "leg_pain"\n'
+                  'change_at_most = -3\n\n[estimand]\npopulation = "<img src=x onerror=hx_pwn()>"\n'
+                  'summary = "-cmd"\n')
+
+
+def b_beside(kind: str) -> Callable[[Path], Env]:
+    """A valid plan / column map / description in the folder that also holds DATA and --out (the usual
+    project layout: run from the project folder with plan.toml beside data/ and reports/)."""
+    def build(tmp: Path) -> Env:
+        env = base_env(tmp)
+        if kind == "plan":
+            path = tmp / "plan.toml"
+            path.write_text(PLAN_HEAD, encoding="utf-8")
+        elif kind == "columns":
+            path = tmp / "map.json"
+            path.write_text('{"sessions": {"Pain after": "pain_after"}}', encoding="utf-8")
+        else:
+            path = tmp / "dataset.toml"
+            path.write_text("[source]\nlayout = \"exports\"\n", encoding="utf-8")
+        env.vars["file"] = str(path)
+        env.inputs.append(path)
+        return env
+    return build
+
+
 def _batch3() -> list[Case]:
     three = ("audit", "compare", "patients")
     return [
@@ -1995,6 +2024,20 @@ def _batch3() -> list[Case]:
             "schedule", lambda k, v: "solo" if k == 0 else v), C + ("--pairwise",), {0, 1}, slow=True),
         _c("arm-per-patient", "extra", b_patients_column("schedule", lambda k, v: f"arm{k}"), C, {1, 2},
            slow=True),
+        _c("plan-file-beside-the-output-folder", "1", b_beside("plan"), C + ("--plan", "{file}"), {0, 1}, slow=True),
+        _c("columns-map-beside-the-output-folder", "1", b_beside("columns"), VO + ("--columns", "{file}"), {0, 1}),
+        _c("dataset-file-beside-the-output-folder", "1", b_beside("dataset"), VO + ("--dataset", "{file}"), {0, 1}),
+        _c("plan-nan-window", "5", b_plan(PLAN_HEAD + "visit_window_days = nan\n"), C + ("--plan", "{plan}"), {2}),
+        _c("plan-inf-endpoint", "5", b_plan('outcome = "leg_pain"\nendpoint_week = inf\n'), C + ("--plan", "{plan}"),
+           {2}),
+        _c("plan-nan-responder-rule", "5", b_plan(PLAN_HEAD + '\n[[responders]]\nname = "r"\noutcome = "leg_pain"\n'
+                                                              'change_at_most = nan\n'), C + ("--plan", "{plan}"), {2}),
+        _c("plan-100k-visits", "5", b_plan('outcome = "leg_pain"\nendpoint_week = 6\nvisits = ['
+                                           + ", ".join(str(i) for i in range(100_000)) + "]\n"),
+           C + ("--plan", "{plan}"), {2}, subprocess=True, timeout=30, slow=True),
+        _c("plan-unknown-covariate", "5", b_plan(PLAN_HEAD + 'covariates = ["shoe_size"]\n'), C + ("--plan", "{plan}"),
+           {1, 2}),
+        _c("plan-injection-in-names", "8", b_plan(PLAN_INJECTION), C + ("--plan", "{plan}"), {0, 1, 2}, slow=True),
         _c("numeric-oddities", "extra", b_values("sessions", "level", NUMERIC_ODDITIES), VO, {1},
            _check_not_accepted("sessions", "level", NUMERIC_ODDITIES)),
         _c("boolean-spellings", "extra", b_values("sessions", "stopped_early",
