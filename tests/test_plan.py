@@ -376,3 +376,53 @@ def test_check_does_not_change_the_cohort(cohort):
     before = cohort.patients.copy(), cohort.assessments.copy()
     check_plan_against(AnalysisPlan(reference="weekly", covariates=("sex",)), cohort)
     assert cohort.patients.equals(before[0]) and cohort.assessments.equals(before[1])
+
+
+# --- plan --write --data: a starter fitted to the dataset ---------------------------------------------
+
+_LONG_TOML = """
+[source]
+layout = "long"
+file = "trial.csv"
+[columns]
+patient_id = "id"
+schedule = "group"
+[time]
+unit = "visit"
+column = "visit"
+[time.visits]
+"1" = 0
+"2" = 1
+"3" = 3
+[outcomes.mood_score]
+label = "Mood score (MS)"
+min = 0
+max = 20
+higher_is_better = true
+mcid = 3
+"""
+
+
+def test_plan_write_with_data_fits_the_starter_to_the_dataset(tmp_path):
+    from outcomes.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = ["id,visit,group,mood_score"] + [f"{arm}{i},{v},{arm},{(i + v) % 20}" for arm in ("drug", "placebo")
+                                            for i in range(6) for v in (1, 2, 3)]
+    (data / "trial.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (data / "dataset.toml").write_text(_LONG_TOML, encoding="utf-8")
+    path = tmp_path / "plan.toml"
+    assert main(["plan", "--write", str(path), "--data", str(data)]) == 0
+    text = path.read_text(encoding="utf-8")
+    plan = load_plan(path)
+    assert plan.outcome == "mood_score" and plan.visits == (0, 1, 3) and plan.endpoint == 3
+    assert plan.endpoint_week is None and plan.reference == "placebo"  # the control-sounding arm
+    assert "CHECK" in text and "drug, placebo" in text
+    # a declared outcome with an mcid gets "improved by at least the mcid", in its direction
+    assert plan.responders == (ResponderDefinition("improved", "mood_score", improved_by_at_least=3),)
+    assert "# visit_window = 0" in text and "exact visit" in text
+    # without --data the default plan, as before; --data with --check is refused
+    assert main(["plan", "--write", str(tmp_path / "default.toml")]) == 0
+    assert (tmp_path / "default.toml").read_text(encoding="utf-8") == DEFAULT_PLAN_TOML
+    assert main(["plan", "--check", str(path), "--data", str(data)]) == 2

@@ -105,16 +105,32 @@ def _line(key: str, value: Any, comment: str, *, commented: bool = False) -> str
     return f"{text:<33} # {comment}"
 
 
-def _render(plan: AnalysisPlan, *, example: bool, reference: str | None = None) -> str:
-    lines = [_HEADER]
+def _render(plan: AnalysisPlan, *, example: bool, reference: str | None = None, notes: list[str] | None = None,
+            unit: str | None = None, check_reference: bool = False) -> str:
+    """The plan as commented TOML. ``notes``: header comment lines (a starter's guesses); ``unit``: the
+    dataset's time unit when it is not dates (the comments then speak of it); ``check_reference``: the
+    reference is a guess to check."""
+    lines = [_HEADER.rstrip("\n")] + [f"# {n}" for n in notes or ()] + [""]
     for key, comment in _PLAN_COMMENTS.items():
         value = getattr(plan, key)
+        if notes and key == "outcome":
+            comment = "primary outcome (CHECK: see the notes above)"
+        elif unit is not None and key == "visits":
+            comment = f"planned visits in {unit}s since enrolment (CHECK)"
+        elif unit is not None and key == "endpoint":
+            comment = f"the endpoint in {unit}s; one of the visits (CHECK)"
         if key in ("endpoint", "visit_window", "endpoint_week") and value is None:
             continue  # the other form is given
-        if key == "visit_window_days" and value is None and plan.visit_window is None:
+        if key == "visit_window_days" and value is None and plan.visit_window is None and unit is not None:
+            default = ("the exact visit only" if unit == "visit" else
+                       "under half the smallest gap between visits")
+            lines.append(_line("visit_window", 0, f"in {unit}s; default: {default}", commented=True))
+        elif key == "visit_window_days" and value is None and plan.visit_window is None:
             lines.append(_line(key, 7, "default 7 (dated); other units: < half a visit gap", commented=True))
         elif key == "visit_window_days" and value is None:
             continue
+        elif key == "reference" and check_reference:
+            lines.append(_line(key, value, "CHECK: the control arm (a schedule value in the data)"))
         elif key == "reference" and value is None and reference is not None:
             lines.append(_line(key, reference, "the control arm (a schedule value): change it to yours"))
         elif key == "reference" and value is None:
@@ -145,5 +161,6 @@ def _render(plan: AnalysisPlan, *, example: bool, reference: str | None = None) 
                 lines.append(_line(key, value, comment))
     if example:
         lines.append(_EXAMPLE_HEADER.rstrip("\n"))
-        lines += [_line(k, v, _RESPONDER_COMMENTS[k], commented=True) for k, v in _EXAMPLE.items()]
+        lines += [_line(k, plan.outcome if k == "outcome" else v, _RESPONDER_COMMENTS[k], commented=True)
+                  for k, v in _EXAMPLE.items()]
     return "\n".join(lines) + "\n"
