@@ -426,3 +426,43 @@ def test_plan_write_with_data_fits_the_starter_to_the_dataset(tmp_path):
     assert main(["plan", "--write", str(tmp_path / "default.toml")]) == 0
     assert (tmp_path / "default.toml").read_text(encoding="utf-8") == DEFAULT_PLAN_TOML
     assert main(["plan", "--check", str(path), "--data", str(data)]) == 2
+
+
+# --- resource limits: a hostile plan is refused fast, in one line, exit 2 -----------------------------
+
+def _run_plan_check(path):
+    import subprocess
+    import sys
+    import time
+
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "outcomes", "plan", "--check", str(path)], capture_output=True,
+                       text=True, timeout=60)
+    return p, time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda: 'outcome = "leg_pain"\n' + "".join(
+        f'[[responders]]\nname = "r{i}"\noutcome = "leg_pain"\nchange_at_most = -2\n' for i in range(10_000)),
+     "10,000 responder definitions; a plan may have at most 100"),
+    (lambda: "# " + "x" * 1_100_000 + "\n", "a plan is at most 1,000,000 bytes"),
+    (lambda: "x = " + "[" * 50_000 + "]" * 50_000 + "\n", "nests brackets 50000 deep"),
+    (lambda: 'visits = [[[[[0]]]]]\n', "nests brackets 5 deep"),
+])
+def test_hostile_plans_are_refused_fast_in_one_line(tmp_path, build, expected):
+    path = tmp_path / "plan.toml"
+    path.write_text(build(), encoding="utf-8")
+    p, seconds = _run_plan_check(path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-500:]
+    assert expected in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert seconds < 20
+
+
+def test_a_plan_with_a_hundred_responders_is_accepted(tmp_path):
+    text = 'outcome = "leg_pain"\n' + "".join(
+        f'[[responders]]\nname = "r{i}"\noutcome = "leg_pain"\nchange_at_most = -{i % 5 + 1}\n' for i in range(100))
+    (tmp_path / "plan.toml").write_text(text, encoding="utf-8")
+    assert len(load_plan(tmp_path / "plan.toml").responders) == 100
+    with pytest.raises(UsageError, match="at most 100"):
+        AnalysisPlan(responders=tuple(ResponderDefinition(f"r{i}", "leg_pain", change_at_most=-2)
+                                      for i in range(101)))

@@ -13,6 +13,7 @@ from ..files import atomic_write_text
 from ._fields import _show, _suggest
 from ._toml import _render
 from .spec import (
+    MAX_RESPONDERS,
     TABLES,
     _PLAN_CHECKS,
     _PLAN_KEYS,
@@ -23,7 +24,42 @@ from .spec import (
     default_plan,
 )
 
-__all__ = ["DEFAULT_PLAN_TOML", "load_plan", "write_default_plan", "write_plan"]
+__all__ = ["DEFAULT_PLAN_TOML", "MAX_PLAN_BYTES", "MAX_PLAN_DEPTH", "MAX_RESPONDERS", "load_plan",
+           "write_default_plan", "write_plan"]
+
+#: A plan file is a page of settings: more than this is not a plan (issue: resource limits).
+MAX_PLAN_BYTES = 1_000_000
+#: Deepest nesting of brackets and braces a plan may use: the format needs 2 (a [[responders]] table
+#: header, a list value inside a table); a little room is left for inline tables.
+MAX_PLAN_DEPTH = 4
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` outside strings and comments (a linear scan, no recursion)."""
+    depth = deepest = 0
+    quote = ""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
 
 
 def _unknown_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> list[str]:
@@ -122,13 +158,32 @@ def load_plan(path: str | os.PathLike[str]) -> AnalysisPlan:
         raise UsageError(f"Plan file {path} does not exist or is not a file; "
                          f"`outcomes plan --write {path}` writes a default one.")
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise UsageError(f"Plan file {path} is {size:,} bytes; a plan is at most {MAX_PLAN_BYTES:,} bytes "
+                             f"(a page of settings): check that this is the plan file.")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PLAN_BYTES + 1)  # the file may have grown since stat
+        if len(raw) > MAX_PLAN_BYTES:
+            raise UsageError(f"Plan file {path} is over {MAX_PLAN_BYTES:,} bytes; a plan is at most "
+                             f"{MAX_PLAN_BYTES:,} bytes (a page of settings): check that this is the plan file.")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"Plan file {path} cannot be read as UTF-8 text: {exc}.") from None
+    deepest = _nesting(text)
+    if deepest > MAX_PLAN_DEPTH:
+        raise UsageError(f"Plan file {path} nests brackets {deepest} deep; a plan needs at most {MAX_PLAN_DEPTH} "
+                         f"(lists of numbers or names, [[responders]] tables): check that this is the plan file.")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}.") from None
+    except RecursionError:
+        raise UsageError(f"Plan file {path} nests too deeply to be a plan; check that this is the plan file.") from None
+    responders = data.get("responders")
+    if isinstance(responders, list) and len(responders) > MAX_RESPONDERS:
+        raise UsageError(f"Plan file {path} has {len(responders):,} responder definitions; a plan may have at most "
+                         f"{MAX_RESPONDERS} ([[responders]] tables). Keep the ones the protocol pre-specifies.")
     return _plan_from_mapping(data, str(path))
 
 

@@ -37,6 +37,9 @@ from ._fields import (
 )
 from ._toml import _render
 
+#: Most responder definitions a plan may hold (a protocol pre-specifies a few).
+MAX_RESPONDERS = 100
+
 __all__ = ["AnalysisPlan", "Estimand", "MMRMOptions", "MixedModelOptions", "ResponderDefinition", "Sensitivity",
            "default_plan"]
 
@@ -438,6 +441,8 @@ def _responder_list(value: Any, where: str, key: str) -> tuple[ResponderDefiniti
         return None
     if not isinstance(value, (list, tuple)) or not all(isinstance(r, ResponderDefinition) for r in value):
         raise UsageError(f"{where}: {key} must be a list of ResponderDefinition, got {_show(value)}.")
+    if len(value) > MAX_RESPONDERS:
+        raise UsageError(f"{where}: {key} has {len(value):,} definitions; a plan may have at most {MAX_RESPONDERS}.")
     return tuple(value)
 
 
