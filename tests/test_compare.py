@@ -12,7 +12,8 @@ import pytest
 
 from conftest import ROOT
 from outcomes import Cohort
-from outcomes.models.compare import compare_schedules, write_comparison
+from outcomes.models.compare import compare_schedules
+from outcomes.reports.tables import write_comparison
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +163,17 @@ def test_pairwise_contrasts_cover_every_pair_and_agree_with_each_other():
     assert set(table.columns) >= {"table", "outcome", "term", "estimate", "std_error", "ci_lower", "ci_upper",
                                   "p_value", "p_adjusted", "method"}
     assert "pairwise" not in compare_schedules(c).tables
+
+
+def test_models_return_objects_and_reports_write_them():
+    """Writing files belongs to reports (issue 15): the comparison module writes nothing, and the old
+    import path of write_comparison still works for notebooks and scripts."""
+    import inspect
+
+    import outcomes.models.compare as models_compare
+    from outcomes.models.compare import write_comparison as old_path
+    from outcomes.reports import write_comparison as new_path
+
+    assert old_path is new_path is write_comparison
+    source = inspect.getsource(models_compare)
+    assert not any(word in source for word in ("atomic_write", "prepare_out_dir", "open(", "to_csv("))

@@ -52,9 +52,9 @@ def _time_axis(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..models.compare import compare_schedules, write_comparison
+    from ..models.compare import compare_schedules
     from ..plan import check_plan_against, load_plan
-    from ..reports.compare import write_compare_report
+    from ..reports.compare import write_compare_report, write_comparison
 
     if args.endpoint_week is not None and not 0 < args.endpoint_week <= 104:
         raise UsageError(f"--endpoint-week must be between 0 and 104 weeks, got {args.endpoint_week:g}.")

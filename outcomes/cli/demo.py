@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     # the analyses are imported here, so that `outcomes --help` and `validate` stay quick
     from ..cohort import Cohort
     from ..io import load_dataset, validation_text, write_validation
-    from ..models.compare import compare_schedules, write_comparison
+    from ..models.compare import compare_schedules
     from ..reports.audit import write_audit_report
-    from ..reports.compare import write_compare_report
+    from ..reports.compare import write_compare_report, write_comparison
     from ..reports.patient import write_patient_reports
 
     data = Path(args.data) if args.data is not None else example_dir()

@@ -21,15 +21,12 @@ covariates and responder definitions, which reach every model and table:
 
 What cannot be fitted becomes a remark; with a plan given, a pre-specified analysis
 that cannot run (the primary analysis, the responder definitions, the sensitivity
-analyses) is listed in :attr:`Comparison.failures` (``compare`` exits 1).
-:func:`write_comparison` writes the tables, the frames each model was fitted on and
-``models.json`` so anyone can refit the models elsewhere.
+analyses) is listed in :attr:`Comparison.failures` (``compare`` exits 1). The result is
+an object; :func:`outcomes.reports.tables.write_comparison` writes it out.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -39,7 +36,6 @@ import pandas as pd
 
 from ..cohort import Cohort
 from ..errors import UsageError
-from ..io.writers import atomic_write_text, frame_to_csv_text, output_path, prepare_out_dir
 from ..plan import AnalysisPlan, plan_on_axis
 from .comparison import (ancova, assumptions_text, by_schedule, endpoint_regression, flare_rates,
                          reference_remark, resolve_reference, responder_odds, time_to_response)
@@ -51,7 +47,7 @@ from .results import TABLE_COLUMNS, ModelResult
 from .trajectory import fit_trajectory, marginal_means, schedule_contrast
 from .trial import descriptives, flow, hedges_g, responder_table, trial_mixed_model
 
-__all__ = ["Comparison", "compare_schedules", "write_comparison"]
+__all__ = ["Comparison", "compare_schedules"]
 
 #: Columns of ``models.csv``: every model's coefficients; ``time`` and ``df`` are the MMRM's.
 MODEL_COLUMNS = ["table", "model", "outcome", *TABLE_COLUMNS, "time", "df"]
@@ -535,71 +531,11 @@ def _trial_tables(cohort: Cohort, plan: AnalysisPlan, reference: str, remarks: l
     return out
 
 
-def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) -> dict[str, str]:
-    """Write ``models.csv`` (every coefficient), the other tables, the fitted frames and ``models.json``.
+def __getattr__(name: str) -> Any:
+    """``write_comparison`` moved to :mod:`outcomes.reports.tables` (writing files belongs to reports);
+    the old import path keeps working for notebooks and scripts."""
+    if name == "write_comparison":
+        from ..reports.tables import write_comparison
 
-    ``analysis_data.csv`` is the trajectory model's frame; every other model's
-    frame is ``analysis_data_<model>.csv``; ``models.json`` lists which file
-    each model was fitted on. All files are written atomically.
-    """
-    out = prepare_out_dir(out_dir)
-    written: dict[str, str] = {}
-
-    def put(name: str, frame: pd.DataFrame) -> None:
-        p = output_path(out, name)
-        atomic_write_text(p, frame_to_csv_text(frame))
-        written[name] = str(p)
-
-    put("models.csv", pd.DataFrame(comparison.rows(), columns=MODEL_COLUMNS))
-    for name, frame in comparison.tables.items():
-        put(f"{name}.csv", frame)
-    if comparison.plan_file is not None:
-        p = output_path(out, "plan.toml")
-        atomic_write_text(p, comparison.plan_file.to_toml())
-        written["plan.toml"] = str(p)
-    for name in ("marginal_means", "contrasts", "responder_rates", "km", "by_schedule"):
-        frame = getattr(comparison, name)
-        if frame is not None and not frame.empty:
-            put(f"{name}.csv", frame)
-    described = []
-    for i, m in enumerate(comparison.models):
-        info = m.describe()
-        if m.data is not None:
-            fname = "analysis_data.csv" if i == 0 and m.name.startswith("trajectory") else \
-                f"analysis_data_{m.name}.csv"
-            put(fname, m.data)
-            info["data_file"] = fname
-        described.append(info)
-    for res in (comparison.mmrm, comparison.lmm_visit):
-        if res is None:
-            continue
-        info = res.describe()
-        if res.data is not None:
-            put(f"analysis_data_{res.name}.csv", res.data)
-            info["data_file"] = f"analysis_data_{res.name}.csv"
-        described.append(info)
-    for extra in (comparison.imputation, comparison.tipping):
-        if extra is not None:
-            described.append(extra.describe())
-    doc = {"outcome": comparison.outcome, "endpoint_week": comparison.endpoint_week,
-           "reference": comparison.reference, "schedules": list(comparison.schedules), "models": described,
-           "assumptions": list(comparison.assumptions), "remarks": list(comparison.remarks),
-           "headline": list(comparison.headline), "failures": list(comparison.failures),
-           "plan_sha256": None if comparison.plan_file is None else comparison.plan_file.sha256(),
-           "provenance": comparison.provenance}
-    p = output_path(out, "models.json")
-    atomic_write_text(p, json.dumps(_strict(doc), indent=2, default=_json_default, allow_nan=False) + "\n")
-    written["models.json"] = str(p)
-    return written
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x) if np.isfinite(x) else None
-    if isinstance(x, (pd.Timestamp,)):
-        return x.isoformat()
-    if isinstance(x, (set, tuple)):
-        return list(x)
-    return str(x)
+        return write_comparison
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from .audit import write_audit_report
     from .compare import compare_report_data, write_compare_report
     from .patient import patient_report_data, render_patient_html, render_patient_pdf, write_patient_reports
+    from .tables import write_comparison
 
 _EXPORTS = {
     "write_audit_report": ".audit",
+    "write_comparison": ".tables",
     **dict.fromkeys(("compare_report_data", "write_compare_report"), ".compare"),
     **dict.fromkeys(("patient_report_data", "render_patient_html", "render_patient_pdf", "write_patient_reports"),
                     ".patient"),

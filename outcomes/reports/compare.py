@@ -36,8 +36,9 @@ from ..plotting.cohort import plot_flare_rates  # noqa: E402
 from ..plotting.models import at_risk_table, plot_flow, plot_forest, plot_km, plot_marginal_means  # noqa: E402
 from ..plotting.style import rc_params  # noqa: E402
 from ._html import figure_data_uri, fmt_pct, html_to_pdf, provenance_footer, render, write_html  # noqa: E402
+from .tables import write_comparison  # noqa: E402  (the comparison's tables; re-exported here)
 
-__all__ = ["compare_report_data", "write_compare_report"]
+__all__ = ["compare_report_data", "write_compare_report", "write_comparison"]
 
 _MINUS = "\u2212"
 _COVARIATE_WORDS = {"age_years": "Age (years)", "sex": "Sex", "symptom_duration_weeks": "Symptom duration (weeks)",
