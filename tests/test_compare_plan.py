@@ -370,7 +370,7 @@ def _visit_plan(tmp_path, extra: str = "") -> str:
 
 
 @pytest.mark.parametrize("endpoint", ["endpoint = 1\n", "endpoint_week = 1\n"])
-def test_visit_coded_endpoint_takes_only_the_post_visit(tmp_path, endpoint):
+def test_visit_coded_endpoint_takes_only_the_post_visit(tmp_path, capsys, endpoint):
     """With time in visits the default window is the exact visit: a patient without the post visit is
     missing at the endpoint (not given the baseline), and the window used is said in the remarks."""
     from outcomes.cli import main
@@ -378,6 +378,12 @@ def test_visit_coded_endpoint_takes_only_the_post_visit(tmp_path, endpoint):
     folder, expected = _visit_trial(tmp_path)
     out = tmp_path / "out"
     assert main(["compare", str(folder), "--plan", _visit_plan(tmp_path, endpoint), "--out", str(out)]) == 0
+    # the terminal summary in words: labels with their case, "arm vs reference", no model codes
+    said = capsys.readouterr().out
+    assert "[T." not in said and "placebo vs usual_care: odds ratio of responding" in said
+    assert "Schedule comparison: Average back pain (BPI)" in said and "(bpi)" not in said
+    assert "average back pain (BPI)" not in said  # an acronym-bearing label keeps its case in a sentence
+    assert "(bpi)" not in (out / "compare.html").read_text(encoding="utf-8")
     resp = pd.read_csv(out / "responders.csv").set_index("schedule")
     assert (resp["n_randomised"] == 30).all()
     assert (resp["n_assessed"] == 22).all()  # 8 per arm have no post visit: missing, not their baseline

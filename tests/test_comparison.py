@@ -414,3 +414,13 @@ def test_an_arm_without_responders_is_a_clear_error():
 def test_flare_rates_without_sessions_is_a_clear_error(wilson_cohort):
     with pytest.raises(ValueError, match="need a sessions export"):
         flare_rates(wilson_cohort)
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("Leg pain", "leg pain"), ("Straight-leg raise", "straight-leg raise"),
+    ("Average back pain (BPI)", "Average back pain (BPI)"), ("Oswestry Disability Index", "Oswestry Disability Index"),
+    ("BDI", "BDI"), ("pain", "pain"), ("", "")])
+def test_an_outcome_label_in_a_sentence_keeps_its_case(label, expected):
+    from outcomes.models.comparison._common import in_sentence
+
+    assert in_sentence(label) == expected

@@ -27,6 +27,7 @@ an object; :func:`outcomes.reports.tables.write_comparison` writes it out.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -39,7 +40,7 @@ from ..errors import UsageError
 from ..plan import AnalysisPlan, plan_on_axis
 from .comparison import (ancova, assumptions_text, by_schedule, endpoint_regression, flare_rates,
                          reference_remark, resolve_reference, responder_odds, time_to_response)
-from .comparison.analyses import answer, endpoint_estimates, plan_mmrm, plan_sensitivity, visit_frame
+from .comparison.analyses import SHORT_NAMES, answer, endpoint_estimates, plan_mmrm, plan_sensitivity, visit_frame
 from .comparison.mixed import custom_mixed as _custom_mixed
 from .comparison.mixed import plan_mixed_model
 from .multiplicity import adjust_frame
@@ -91,6 +92,8 @@ class Comparison:
     #: The plan as given, its window and endpoint filled in, in the dataset's time unit (what
     #: ``plan.toml`` beside the results holds and its hash); ``plan`` has visits in weeks.
     plan_as_run: AnalysisPlan | None = None
+    #: The outcome's label (the dataset's registry), for text; empty: use the code.
+    outcome_label: str = ""
 
     @property
     def plan_file(self) -> AnalysisPlan | None:
@@ -141,26 +144,50 @@ class Comparison:
         })
 
     def summary(self) -> str:
-        lines = [f"Schedule comparison: {self.outcome}, endpoint week {self.endpoint_week:g}, "
-                 f"reference {self.reference!r}; schedules {', '.join(self.schedules)}"]
+        """The terminal summary, in words: labels and "arm vs reference", never model codes."""
+        label = self.outcome_label or self.outcome
+        lines = [f"Schedule comparison: {label}, endpoint week {self.endpoint_week:g}, "
+                 f"reference {self.reference}; arms {', '.join(self.schedules)}"]
         lines += [f"  {h}" for h in self.headline]
         est = self.tables.get("estimates")
         if est is not None and not est.empty:
             for r in est.itertuples(index=False):
-                lines.append(f"  {r.analysis:<22} {r.schedule} vs {r.reference} at week {r.week:g}: "
-                             f"{r.estimate:8.3f}  [{r.ci_lower:.3f}, {r.ci_upper:.3f}]  p={r.p_value:.3g}"
-                             + ("  (primary)" if r.primary else ""))
+                what = SHORT_NAMES.get(r.analysis, str(r.analysis).replace("_", " "))
+                lines.append(f"  {r.schedule} vs {r.reference} at week {r.week:g}, {what}: difference "
+                             f"{r.estimate:.3f} [{r.ci_lower:.3f}, {r.ci_upper:.3f}], p={r.p_value:.3g}"
+                             + (" (primary)" if r.primary else ""))
         for m in self.models:
             if m.scale == "points":
                 continue
             t = m.to_frame()
             key = t[t["term"].str.contains("schedule", regex=False)]
             for r in key.itertuples(index=False):
-                lines.append(f"  {m.name:<34} {r.term:<26} {r.estimate:8.3f}  "
-                             f"[{r.ci_lower:.3f}, {r.ci_upper:.3f}]  p={r.p_value:.3g}  ({m.scale})")
+                lines.append(f"  {_term_words(r.term, self.reference)}: {_model_words(m.name, m.scale)} "
+                             f"{r.estimate:.3f} [{r.ci_lower:.3f}, {r.ci_upper:.3f}], p={r.p_value:.3g}")
         lines += [f"Not run: {f}" for f in self.failures]
         lines += [f"Note: {r}" for r in self.remarks]
         return "\n".join(lines)
+
+
+def _term_words(term: str, reference: str | None) -> str:
+    """``schedule[T.placebo]`` → ``placebo vs usual_care``; an interaction with time says so."""
+    arm = re.search(r"schedule\[T\.(.+?)\]", term)
+    if arm is None:
+        return term.replace("_", " ")
+    words = f"{arm.group(1)} vs {reference}" if reference else arm.group(1)
+    rest = [p for p in term.split(":") if not p.startswith("schedule[")]
+    return words + (f", per {' × '.join(rest)}" if rest else "")
+
+
+def _model_words(name: str, scale: str) -> str:
+    """A model's name and scale in words, e.g. ``odds ratio of responding``."""
+    if name.startswith("responder_odds"):
+        return "odds ratio of responding"
+    if name.startswith("time_to_response"):
+        return "hazard ratio of a first response"
+    if name.startswith("flare"):
+        return "rate ratio of flares per session"
+    return scale
 
 
 def _strict(obj: Any) -> Any:
@@ -421,7 +448,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         remarks=tuple(dict.fromkeys(remarks)), provenance=dict(cohort.provenance), tables=tables,
         plan=plan, reference_given=reference_arm.given, mmrm=mmrm, imputation=imputation, tipping=tipping,
         headline=tuple(headline), failures=tuple(dict.fromkeys(failures)), lmm_visit=lmm_visit,
-        plan_as_run=plan_as_run,
+        plan_as_run=plan_as_run, outcome_label=label,
     )
 
 

@@ -31,6 +31,7 @@ from scipy import stats  # noqa: E402
 from ..cohort import Cohort  # noqa: E402
 from ..io.writers import output_path, prepare_out_dir  # noqa: E402
 from ..models.compare import Comparison  # noqa: E402
+from ..models.comparison._common import in_sentence  # noqa: E402
 from ..models.comparison.analyses import ANALYSIS_NAMES, SHORT_NAMES  # noqa: E402
 from ..plotting.cohort import plot_flare_rates  # noqa: E402
 from ..plotting.models import at_risk_table, plot_flow, plot_forest, plot_km, plot_marginal_means  # noqa: E402
@@ -75,11 +76,9 @@ def _text(s: str) -> str:
 
 
 def _lower(label: str) -> str:
-    """``Leg pain`` → ``leg pain``; a name whose later words are capitalised (Oswestry Disability Index) is kept."""
-    words = label.split()
-    if len(words) > 1 and all(w[:1].islower() or not w[:1].isalpha() for w in words[1:]):
-        return label[:1].lower() + label[1:]
-    return label if len(words) > 1 else label[:1].lower() + label[1:]
+    """An outcome label inside a sentence (:func:`outcomes.models.comparison._common.in_sentence`):
+    ``Leg pain`` → ``leg pain``; ``Average back pain (BPI)`` and ``Oswestry Disability Index`` keep their case."""
+    return in_sentence(label)
 
 
 class _Labels:
@@ -315,7 +314,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
                          "primary analysis (baseline and covariates at their means), with 95 % confidence bands.")
     fig_means = None if mm is None or mm.empty else _fig(
         lambda ax: plot_marginal_means(mm, outcome=comparison.outcome, options=cohort.options,
-                                       ylabel=f"Estimated mean {label.lower()}", ax=ax))
+                                       ylabel=f"Estimated mean {_lower(label)}", ax=ax))
 
     # time to first response, with numbers at risk
     km, fig_km, km_caption = comparison.km, None, ""
@@ -370,7 +369,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
     footer = provenance_footer(comparison.provenance or cohort.provenance)
     plan_hash = comparison.plan_file.sha256() if comparison.plan_file is not None else ""
     return {
-        "outcome_label": label, "outcome_unit": unit, "arms": arms,
+        "outcome_label": label, "outcome_label_in_sentence": _lower(label), "outcome_unit": unit, "arms": arms,
         "dataset": cohort.provenance.get("dataset", ""), "n_patients": f"{len(cohort.patients):,}",
         "arms_text": ", ".join(f"{a} {int(counts.get(a, 0)):,}" for a in arms),
         "endpoint_week": comparison.endpoint_week, "reference": ref,

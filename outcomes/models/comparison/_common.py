@@ -29,6 +29,19 @@ MIN_PER_ARM = 2
 # ------------------------------------------------------------------ checks
 
 
+def in_sentence(label: str) -> str:
+    """An outcome label inside a sentence: it keeps its case, except that a label in plain words (no
+    capital after the first letter) starts in lower case.
+
+    ``Leg pain`` → ``leg pain``; ``Average back pain (BPI)``, ``Oswestry Disability Index`` and
+    ``BDI`` are kept as they are (an acronym or a name is never lowered).
+    """
+    text = str(label)
+    if len(text) > 1 and text[:1].isupper() and not any(c.isupper() for c in text[1:]):
+        return text[:1].lower() + text[1:]
+    return text
+
+
 def _check_cohort(cohort: Any) -> Cohort:
     if not isinstance(cohort, Cohort):
         raise TypeError(f"cohort must be an outcomes.Cohort, got {type(cohort).__name__}")

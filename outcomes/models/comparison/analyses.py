@@ -25,7 +25,7 @@ from ...cohort import Cohort
 from ..imputation import multiple_imputation, tipping_point
 from ..mmrm import MMRMResult, fit_mmrm
 from ..multiplicity import adjust_frame
-from ._common import _baseline_endpoint
+from ._common import _baseline_endpoint, in_sentence
 
 __all__ = ["ANALYSIS_NAMES", "ESTIMATE_COLUMNS", "SHORT_NAMES", "answer", "endpoint_estimates", "plan_mmrm", "plan_sensitivity",
            "visit_frame"]
@@ -225,7 +225,7 @@ def answer(estimates: pd.DataFrame, *, label: str, unit: str, higher_is_better: 
         head = (f"{ANALYSIS_NAMES[r.analysis]}: {r.schedule} vs {r.reference} at week {w}, "
                 f"{_num(r.estimate)} {unit} (95 % CI {_num(r.ci_lower)} to {_num(r.ci_upper)}; {ptxt}).")
         if not np.isfinite(p) or p >= alpha:
-            plain = (f"The data do not show a difference in {label.lower()} between {r.schedule} and "
+            plain = (f"The data do not show a difference in {in_sentence(label)} between {r.schedule} and "
                      f"{r.reference} at week {w}: the interval includes no difference.")
         else:
             lower = r.estimate < 0
