@@ -399,6 +399,8 @@ def _fast_csv_ok(frame: pd.DataFrame, date_columns: tuple[str, ...], datetime_co
     """Whether every column is of a kind :func:`_csv_slice` writes exactly as pandas would."""
     if isinstance(frame.columns, pd.MultiIndex) or not frame.columns.is_unique or len(frame.columns) == 0:
         return False
+    if not all(isinstance(c, str) for c in frame.columns):  # pandas' own header text for other labels
+        return False
     for col in frame.columns:
         dtype = frame[col].dtype
         if _neutral_name(col) in date_columns or _neutral_name(col) in datetime_columns:  # as pandas' path

@@ -103,3 +103,9 @@ def test_neutralised_and_quoted_cells():
     text = frame_to_csv_text(frame)
     assert text.splitlines()[:4] == ["'=h,n", "'=1+1,1.5", "-3,-0", "'-3 kg,1e+16"]
     assert '"a""b",' in text and '"x,y",0.3' in text and "-\u0663,2" in text
+
+
+def test_labels_that_are_not_text_are_written_as_pandas_does():
+    for frame in (pd.DataFrame({None: ["a"], 1: ["b"]}), pd.DataFrame([[1.5, "x"]]),
+                  pd.DataFrame({"a": pd.to_timedelta([1], unit="D")})):
+        assert frame_to_csv_text(frame) == _frame_to_csv_text_pandas(frame)
