@@ -177,3 +177,19 @@ def test_models_return_objects_and_reports_write_them():
     assert old_path is new_path is write_comparison
     source = inspect.getsource(models_compare)
     assert not any(word in source for word in ("atomic_write", "prepare_out_dir", "open(", "to_csv("))
+
+
+@pytest.mark.parametrize("module", ["outcomes/cli/compare.py", "outcomes/cli/plan.py"])
+def test_cli_modules_import_the_analyses_only_when_run(module):
+    """`compare --help` and `plan --help` must not pay for the models, the reports, statsmodels or
+    matplotlib: those are imported inside run()."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / module).read_text(encoding="utf-8"))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = [(n.module or "") if isinstance(n, ast.ImportFrom) else a.name for n in top
+             for a in (n.names if isinstance(n, ast.Import) else [None])]
+    heavy = [m for m in names if any(w in m for w in ("models", "reports", "plan", "statsmodels", "matplotlib",
+                                                       "pandas", "cohort", "io."))]
+    assert heavy == []

@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from ..io.errors import EXIT_DATA_PROBLEMS, UsageError
+from ..errors import EXIT_DATA_PROBLEMS, UsageError
 from ._common import add_data_options, add_force_option, load_cohort, outputs
 
 # The models, the reports (statsmodels, matplotlib) and the plan are imported in run(), so that
