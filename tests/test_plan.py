@@ -466,3 +466,33 @@ def test_a_plan_with_a_hundred_responders_is_accepted(tmp_path):
     with pytest.raises(UsageError, match="at most 100"):
         AnalysisPlan(responders=tuple(ResponderDefinition(f"r{i}", "leg_pain", change_at_most=-2)
                                       for i in range(101)))
+
+
+# --- plan times on the dataset's time axis ---------------------------------------------------------------
+
+def test_plan_timing_converts_the_units_and_never_lets_a_visit_take_another():
+    from outcomes.io.description import TimeAxis
+    from outcomes.plan import plan_on_axis, plan_timing
+
+    # dated data: weeks and days, the default 7-day window, no remark
+    t = plan_timing(default_plan())
+    assert (t.visits, t.endpoint_week, t.window_days, t.remarks) == ((0, 2, 4, 6, 8, 12), 6, 7, ())
+    # visits: the exact visit only, said in words
+    t = plan_timing(AnalysisPlan(visits=(0, 1), endpoint=1), TimeAxis(unit="visit"))
+    assert t.window_days == 0 and "exact visit" in t.remarks[0]
+    # months: visits and endpoint converted to weeks, the window under half the 2-month gap (60.875 days)
+    t = plan_timing(AnalysisPlan(visits=(0, 2, 4, 6), endpoint=6), TimeAxis(unit="month"))
+    assert t.endpoint_week == pytest.approx(6 * 30.4375 / 7) and t.window_days == 30 and 2 * 30 < 60.875
+    # hours on one day: under half of one hour is less than a day, so the exact time
+    t = plan_timing(AnalysisPlan(visits=(0, 0.5, 1.5, 4), endpoint=4), TimeAxis(unit="hour"))
+    assert t.window_days == 0 and "exact time" in t.remarks[0]
+    # a window given in the unit is kept; one that reaches the next visit is kept with a warning
+    t = plan_timing(AnalysisPlan(visits=(0, 1), endpoint=1, visit_window=1), TimeAxis(unit="week"))
+    assert t.window_days == 7 and "neighbouring visit" in t.remarks[1]
+    # the working plan is in weeks and converting it again changes nothing; the plan as run keeps the unit
+    working, as_run, _ = plan_on_axis(AnalysisPlan(visits=(0, 2, 4), endpoint=4), TimeAxis(unit="month"))
+    assert plan_on_axis(working, TimeAxis(unit="month"))[0].visits == working.visits
+    assert as_run.visits == (0, 2, 4) and as_run.endpoint == 4 and as_run.visit_window is not None
+    # endpoint_week on an axis where it is not a visit: say so, and what to give instead
+    with pytest.raises(UsageError, match="give endpoint in months instead"):
+        plan_timing(AnalysisPlan(visits=(0, 6), endpoint_week=6), TimeAxis(unit="month"))
