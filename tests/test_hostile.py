@@ -84,7 +84,7 @@ def test_matrix_covers_every_item_of_the_issue() -> None:
 
 def test_the_checks_can_fail(tmp_path: Path) -> None:
     """The generic checks are not tautologies: a formula cell, a lost row and a script are caught."""
-    from hostile.cases import Result, csv_record_count, injection_problems, reconciliation_problems, Env
+    from hostile.core import Env, Result, csv_record_count, injection_problems, reconciliation_problems
 
     out = tmp_path / "out"
     out.mkdir()
