@@ -159,7 +159,7 @@ def test_compare_plan_on_the_declared_outcome_gives_the_same_json(tmp_path, data
     from _interop import BDI_TOML
 
     plan = tmp_path / "plan.toml"
-    plan.write_text('outcome = "depression"\nvisits = [0, 2, 4, 6]\nendpoint_week = 6\nvisit_window_days = 7\nreference = "TAU"\n'
+    plan.write_text('outcome = "depression"\nvisits = [0, 2, 4, 6]\nendpoint_week = 6\nreference = "TAU"\n'
                     '[[responders]]\nname = "improved"\noutcome = "depression"\nchange_at_most = -5\n',
                     encoding="utf-8")
     exports = write_exports(tmp_path / "exports", data)

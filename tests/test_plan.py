@@ -480,10 +480,15 @@ def test_plan_timing_converts_the_units_and_never_lets_a_visit_take_another():
     # visits: the exact visit only, said in words
     t = plan_timing(AnalysisPlan(visits=(0, 1), endpoint=1), TimeAxis(unit="visit"))
     assert t.window_days == 0 and "exact visit" in t.remarks[0]
-    # months: visits and endpoint converted to weeks, the window under half the 2-month gap (60.875 days)
+    # months: visits and endpoint converted to weeks; half the 2-month gap is 30 days, capped at the dated 7
     t = plan_timing(AnalysisPlan(visits=(0, 2, 4, 6), endpoint=6), TimeAxis(unit="month"))
-    assert t.endpoint_week == pytest.approx(6 * 30.4375 / 7) and t.window_days == 30 and 2 * 30 < 60.875
-    # hours on one day: under half of one hour is less than a day, so the exact time
+    assert t.endpoint_week == pytest.approx(6 * 30.4375 / 7) and t.window_days == 7
+    # weeks: visits one week apart take ± 3 days (half of 7, whole days), two weeks apart ± 7 as dated data
+    assert plan_timing(AnalysisPlan(visits=(0, 1, 2), endpoint=2), TimeAxis(unit="week")).window_days == 3
+    assert plan_timing(AnalysisPlan(visits=(0, 2, 4), endpoint=4), TimeAxis(unit="week")).window_days == 7
+    # days: visits one day apart: half a day is no whole day, so the exact day
+    assert plan_timing(AnalysisPlan(visits=(0, 1, 2), endpoint=2), TimeAxis(unit="day")).window_days == 0
+    # hours on one day: half of one hour is less than a day, so the exact time
     t = plan_timing(AnalysisPlan(visits=(0, 0.5, 1.5, 4), endpoint=4), TimeAxis(unit="hour"))
     assert t.window_days == 0 and "exact time" in t.remarks[0]
     # a window given in the unit is kept; one that reaches the next visit is kept with a warning

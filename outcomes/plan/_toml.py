@@ -123,10 +123,10 @@ def _render(plan: AnalysisPlan, *, example: bool, reference: str | None = None, 
             continue  # the other form is given
         if key == "visit_window_days" and value is None and plan.visit_window is None and unit is not None:
             default = ("the exact visit only" if unit == "visit" else
-                       "under half the smallest gap between visits")
+                       "half the smallest gap between visits, at most 7 days")
             lines.append(_line("visit_window", 0, f"in {unit}s; default: {default}", commented=True))
         elif key == "visit_window_days" and value is None and plan.visit_window is None:
-            lines.append(_line(key, 7, "default 7 (dated); other units: < half a visit gap", commented=True))
+            lines.append(_line(key, 7, "default 7 (dated); other units: ≤ half a visit gap", commented=True))
         elif key == "visit_window_days" and value is None:
             continue
         elif key == "reference" and check_reference:

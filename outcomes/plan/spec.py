@@ -325,7 +325,7 @@ class AnalysisPlan:
         times in the dataset's time unit (``[time] unit`` of its description).
     visit_window_days : int, optional
         An assessment goes to the nearest planned visit within this many days. Not given
-        (None): 7 days for dated data; for another time unit, less than half the smallest
+        (None): 7 days for dated data; for another time unit, at most half the smallest
         gap between planned visits (the exact visit for ``unit = "visit"``), so no planned
         visit can take another visit's assessment (see :func:`outcomes.plan.plan_timing`).
     endpoint_week : float, optional

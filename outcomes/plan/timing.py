@@ -6,8 +6,11 @@ assessments to visits in weeks and days; :func:`plan_timing` converts, fills the
 when the plan leaves it out, and says in words what was used.
 
 The default window never lets one planned visit take another visit's assessment: for a
-time unit other than dates it is less than half the smallest gap between planned visits
-(time 0, the baseline, included), and for ``unit = "visit"`` the exact visit only. A
+time unit other than dates it is at most half the smallest gap between planned visits
+(time 0, the baseline, included; whole days, at most the dated default of 7 days), and
+for ``unit = "visit"`` the exact visit only. (Half the gap, as the dated default of 7 days
+around visits 2 weeks apart: an assessment on time at one visit is a whole gap away from
+the next, so only one exactly midway could count for both.) A
 window given in the plan is kept, with a remark when it is that wide.
 """
 
@@ -123,11 +126,9 @@ def plan_timing(plan: AnalysisPlan, time: Any = None) -> PlanTiming:
     elif unit == "visit" or not math.isfinite(gap_days):
         window_days_f = 0.0
     else:
-        half = gap_days / 2.0
-        window_days_f = float(math.floor(half))
-        if window_days_f >= half:
-            window_days_f -= 1.0
-        window_days_f = max(window_days_f, 0.0)
+        # at most half the smallest gap (whole days), and never wider than the dated default: an
+        # assessment at one planned visit is then never within the window of another
+        window_days_f = float(min(math.floor(gap_days / 2.0 + 1e-9), DEFAULT_OPTIONS.visit_window_days))
     window_days = int(math.floor(window_days_f + 1e-9))
     window_unit = window_days_f if unit == "date" else window_days_f / per_unit
 
@@ -139,7 +140,7 @@ def plan_timing(plan: AnalysisPlan, time: Any = None) -> PlanTiming:
                 f"({_unit_words(unit, round(window_days / per_unit, 3))})")
         why = (" (the plan's visit window)" if given else
                " (the default for visit-coded data)" if unit == "visit" else
-               " (the default: under half the smallest gap between planned visits, so no visit takes "
+               " (the default: at most half the smallest gap between planned visits, so no visit takes "
                "another visit's assessment)")
         where = (f"Planned visits at {unit} {visit_list}, endpoint {unit} {endpoint_unit:g} "
                  f"(time in {unit}s since enrolment); each visit takes {span}{why}.")
