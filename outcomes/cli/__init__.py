@@ -46,8 +46,7 @@ _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default also exits 2; keep its wording short
-        self.print_usage(sys.stderr)
+    def error(self, message: str) -> None:  # one sentence and where to look, not argparse's usage block
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for the options.\n")
 
 
