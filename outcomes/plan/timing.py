@@ -154,7 +154,8 @@ def plan_timing(plan: AnalysisPlan, time: Any = None) -> PlanTiming:
                        f"{gap_days / 2:g} days avoids that.")
     return PlanTiming(unit=unit, visits=weeks, endpoint_week=_num(endpoint_week), window_days=window_days,
                       visits_in_unit=tuple(_num(w * 7.0 / per_unit) for w in weeks),
-                      endpoint_in_unit=_num(endpoint_unit), window_in_unit=_num(window_unit), window_given=given, remarks=tuple(remarks))
+                      endpoint_in_unit=_num(endpoint_unit), window_in_unit=_num(window_unit), window_given=given,
+                      remarks=tuple(remarks))
 
 
 def plan_on_axis(plan: AnalysisPlan, time: Any = None) -> tuple[AnalysisPlan, AnalysisPlan, PlanTiming]:
