@@ -23,11 +23,7 @@ from hostile.cases import CASES, Case, run_and_check  # noqa: E402
 
 #: case name -> what issue 16 still has to fix for it to pass.
 XFAIL: dict[str, str] = {
-    "plan-10000-responders": "no cap on the number of responder definitions: 10,000 run past 20 s",
-    "extra-columns-named-like-quarantine-fields": "an input column named 'line' (or reason, rule...) crashes "
-                                                  "writing the quarantine file (cannot insert line)",
     "xlsx-million-rows": "a million one-cell xlsx rows take 20-30 s before the message",
-    "parquet-note-invalid-utf8-binary": "a Parquet binary column with invalid UTF-8 crashes (UnicodeDecodeError)",
     "out-empty-string": "--out '' is taken as no --out (exit 0, nothing written) instead of a usage error",
     "dataset-toml-is-a-folder": "a folder named dataset.toml in DATA is silently ignored",
     "dataset-toml-file-is-a-fifo": "a pipe named dataset.toml in DATA is silently ignored",
@@ -35,21 +31,13 @@ XFAIL: dict[str, str] = {
     "plan-write-to-dev-full": "plan --write DEVICE --force replaces the device node with a regular file",
     "plan-write-to-dev-null": "plan --write DEVICE --force replaces the device node with a regular file",
     "describe-write-to-dev-full": "describe --write DEVICE --force replaces the device node with a regular file",
-    "no-leg-pain-column-audit": "assessments without a leg_pain column: ValueError (outcome must be an instrument "
-                                "with change scores) from audit_kpis",
     "no-leg-pain-column-compare": "assessments without a leg_pain column: KeyError 'leg_pain' in visit_frame",
     "baseline-only-compare": "no follow-up at all: the primary ANCOVA is not run yet compare exits 0, and reports an "
                              "LMM effect at week 6 extrapolated from week-0 assessments",
-    "leg-pain-all-blank-audit": "leg_pain present but all blank: ValueError (outcome must be an instrument with "
-                                "change scores) from audit_kpis",
     "leg-pain-all-blank-compare": "leg_pain all blank: exit 0 with no analysis of the primary outcome, and a remark "
                                   "quoting a pandas error (incompatible merge keys [0] dtype('O') and StringDtype)",
     "arm-per-patient": "20 arms of one patient each: exit 0 with 'significant' LMM arm effects (p=4e-08) although "
                        "an arm effect cannot be told apart from the patient's own random effect",
-    "plan-file-beside-the-output-folder": "a --plan file's folder counts as an input folder: `compare data --plan "
-                                          "plan.toml --out reports/x` run from the project folder is refused (exit 2)",
-    "columns-map-beside-the-output-folder": "same for a --columns file beside the output folder",
-    "dataset-file-beside-the-output-folder": "same for a --dataset file beside the output folder",
     "plan-100k-visits": "no cap on plan size: 100,000 visits run past 30 s",
 }
 

@@ -20,7 +20,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hostile.core import run_in_process  # noqa: E402
-from hostile.data import EXAMPLE, patient_ids, rename_ids, set_cell, write_base  # noqa: E402
+from hostile.data import patient_ids, rename_ids, set_cell, write_base  # noqa: E402
 
 try:  # the names the output-set code uses; the contract holds whatever they are
     from outcomes.files import INCOMPLETE_MARKER, MANIFEST
@@ -299,20 +298,21 @@ def test_stdout_to_a_full_device_exits_3(tmp_path):
 
 
 def test_address_space_limit_exits_3_without_a_traceback(tmp_path):
-    data = tmp_path / "example"
-    shutil.copytree(EXAMPLE, data)
-    limit = 800 * 2**20  # enough to start (~630 MB of address space), too little for 200 patients (~1.9 GB)
+    """simulate of 1,000,000 patients under a 1 GB address-space limit runs out of memory in Python."""
+    limit = 1 << 30  # enough to start; the cohort needs several GB
 
     def cap() -> None:  # pragma: no cover - runs in the child
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    proc = subprocess.run([sys.executable, "-m", "outcomes", "validate", str(data), "--format", "json"],
-                          env=env(), capture_output=True, text=True, timeout=120, preexec_fn=cap)
-    if proc.returncode == 0:
-        pytest.skip("the run fitted in 800 MB of address space on this machine: no memory failure to test")
+    proc = subprocess.run([sys.executable, "-m", "outcomes", "simulate", "--patients", "1000000", "--out",
+                           str(tmp_path / "sim")], env=env(), capture_output=True, text=True, timeout=300,
+                          preexec_fn=cap)
+    if proc.returncode in (127, 134, -6) and "Traceback" not in proc.stderr:
+        pytest.skip("the C library aborted before Python could report: " + proc.stderr.strip()[:100])
     assert "Traceback" not in proc.stderr, proc.stderr[-800:]
     assert proc.returncode == 3, (proc.returncode, proc.stderr[-500:])
     assert "memory" in proc.stderr.lower(), proc.stderr
+    assert not (tmp_path / "sim").exists() or marked_incomplete(tmp_path / "sim")
 
 
 # --------------------------------------------------------------------------- two runs, one folder
@@ -345,8 +345,11 @@ def test_two_concurrent_runs_into_one_folder_leave_one_complete_set(tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     out = runs / "out"
-    ref = tmp_path / "ref"
-    subprocess.run(command("validate", b, ref), env=env(), capture_output=True, timeout=120)
+    names = []
+    for d in (a, b):
+        ref = tmp_path / f"ref-{d.name}"
+        subprocess.run(command("validate", d, ref), env=env(), capture_output=True, timeout=120)
+        names.append(set(tree(ref)))
     procs = [start(command("validate", d, out)) for d in (a, b)]
     errs = [p.communicate(timeout=120)[1] for p in procs]
     for p, err in zip(procs, errs):
@@ -354,7 +357,7 @@ def test_two_concurrent_runs_into_one_folder_leave_one_complete_set(tmp_path):
         assert p.returncode in (0, 1, 2, 3), (p.returncode, err)
     assert any(p.returncode in (0, 1) for p in procs), errs
     assert not runs_mixed(out, (a, b)), runs_mixed(out, (a, b))
-    assert complete_set(out, set(tree(ref))), sorted(tree(out))
+    assert any(complete_set(out, n) for n in names), sorted(tree(out))  # either run may win
     for sibling in runs.iterdir():
         if sibling != out:
             assert marked_incomplete(sibling), f"left {sibling.name} beside the output folder"

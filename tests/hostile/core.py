@@ -59,6 +59,7 @@ __all__ = [
     "csv_records",
     "decode_bytes",
     "injection_problems",
+    "message_lines",
     "reconciliation_problems",
     "risky_cell",
     "run_and_check",
@@ -342,6 +343,20 @@ def build(case: Case, tmp: Path) -> Env:
         COHORT_SIZE[0] = N_PATIENTS
 
 
+def message_lines(stderr: str) -> list[str]:
+    """The lines of stderr that are not argparse's usage block (``usage:`` and its indented lines)."""
+    out, in_usage = [], False
+    for line in stderr.strip().splitlines():
+        if line.startswith("usage:"):
+            in_usage = True
+            continue
+        if in_usage and line.startswith(" "):
+            continue
+        in_usage = False
+        out.append(line)
+    return out
+
+
 def run_case(case: Case, tmp: Path) -> tuple[Env, Result]:
     """Build ``case`` under ``tmp`` and run its command (in-process unless ``case.subprocess``)."""
     env = build(case, tmp)
@@ -365,8 +380,9 @@ def run_and_check(case: Case, tmp: Path) -> tuple[Env, Result, list[str]]:
         problems.append(f"exit code {result.code}, expected {sorted(case.expect)}")
     if result.code in (2, 3) and not result.stderr.strip():
         problems.append(f"exit {result.code} with nothing said on stderr")
-    if result.code in (2, 3) and len(result.stderr.strip().splitlines()) > 8:
-        problems.append(f"exit {result.code} with {len(result.stderr.strip().splitlines())} lines on stderr "
+    said = message_lines(result.stderr)
+    if result.code in (2, 3) and len(said) > 4:
+        problems.append(f"exit {result.code} with {len(said)} lines on stderr besides the usage "
                         "(one clear message expected)")
     if result.seconds > case.timeout:
         problems.append(f"took {result.seconds:.1f} s (limit {case.timeout:g} s)")
