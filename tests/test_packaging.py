@@ -135,8 +135,6 @@ def test_commands_run_from_an_unrelated_folder(installed):
         assert (work / "demo" / report).is_file(), report
 
 
-@pytest.mark.xfail(strict=True, reason="models/audit/kpis.py (adherence target source) and models/compare.py "
-                                      "(adjusted-model remark) still cite DOMAIN.md / DESIGN.md")
 def test_generated_outputs_cite_published_sources_only(installed):
     demo = installed["work"] / "demo"
     if not demo.is_dir():

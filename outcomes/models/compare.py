@@ -315,7 +315,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
 
     # The schedule effect comes from a model without adherence and level: both happen after the
     # schedule is assigned and lie on the path from schedule to pain (in a symptom-guided schedule
-    # level even follows pain), so adjusting for them would bias the comparison. The DESIGN §5
+    # level even follows pain), so adjusting for them would bias the comparison. The adjusted
     # model with them answers the other question (do adherence and level go with pain?).
     lmm_primary = plan.primary == "lmm"
     lmm_primary = lmm_primary and given_plan
@@ -485,7 +485,7 @@ def _fit_one(cohort: Cohort, kind: str, outcome: str, reference: str, covariates
         return replace(
             res, name=f"{res.name}_adjusted",
             description=res.description + " With adherence (between and lagged within patients) "
-            "and level (DESIGN.md §5): associations, not the schedule's effect.",
+            "and level (Curran & Bauer 2011, Annu Rev Psychol 62:583): associations, not the schedule's effect.",
             remarks=res.remarks + (
                 "Adherence and level are measured after the schedule is assigned; their coefficients are "
                 "associations, and the schedule terms of this model are not the schedule's effect (use "

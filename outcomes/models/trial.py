@@ -19,8 +19,8 @@ key; their sentences (exclusions, arms that could not be estimated) are in
 `trial_mixed_model`      `fit_trajectory` with covariates; random-intercept fallback
 =======================  ==========================================================
 
-Visits and windows default to ``cohort.options`` (weeks 0, 2, 4, 6, 8, 12, ±7 days;
-DESIGN.md §5). The per-visit tables (`descriptives`, `flow`'s "assessed" stages) use
+Visits and windows default to ``cohort.options`` (weeks 0, 2, 4, 6, 8, 12, ±7 days). The
+per-visit tables (`descriptives`, `flow`'s "assessed" stages) use
 `assign_visits`: one assessment per patient and visit. The endpoint-based tables
 (`responder_table`, `hedges_g`, `flow`'s "analysed", `trial_ancova`) take, per outcome,
 the baseline of `outcomes.measures.change.select_baseline` and the endpoint of
@@ -133,7 +133,7 @@ def assign_visits(cohort: Cohort, *, visits: Sequence[float] | None = None,
 
     Notes
     -----
-    DESIGN.md §5: an assessment goes to the nearest planned visit whose window holds
+    An assessment goes to the nearest planned visit whose window holds
     it (equally near two visits, e.g. day 7 between weeks 0 and 2: the earlier). A
     visit takes one assessment per patient: when two fall in its window the nearest
     to the target day wins (equally near: the earlier date) and the other is

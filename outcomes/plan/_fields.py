@@ -21,7 +21,7 @@ KNOWN_OUTCOMES: tuple[str, ...] = ("leg_pain", "back_pain", "odi", "rmdq", "numb
 
 _COMBINE = ("all", "any")
 _MISSING = ("nonresponder", "exclude")
-#: Analyses the brief can lead with (DESIGN §5): ANCOVA at the endpoint, the MMRM, the linear mixed
+#: Analyses the brief can lead with: ANCOVA at the endpoint, the MMRM, the linear mixed
 #: model of time × arm, or the endpoint regressed on arm and covariates (no baseline).
 PRIMARY = ("ancova", "mmrm", "lmm", "regression")
 MULTIPLICITY = ("holm", "bonferroni", "none")

@@ -270,7 +270,7 @@ def plot_flare_rates(data: pd.DataFrame, *, group: str = "schedule", flares_col:
 
     Notes
     -----
-    A session flare is pain after − before ≥ 2 points or a session rated worse (DESIGN.md §5).
+    A session flare is pain after − before ≥ 2 points or a session rated worse (`outcomes.measures.safety`).
     """
     ax = get_ax(ax)
     frame = flare_rate_frame(data, group=group, flares_col=flares_col, sessions_col=sessions_col,

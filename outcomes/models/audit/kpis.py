@@ -43,7 +43,8 @@ class AuditTargets:
         below 20 % at short-term follow-up (Furlan et al. 2009, Spine 34:1929).
     adherence : float, default 0.70
         Mean adherence (sessions done ÷ prescribed, capped at 100 %). Local choice;
-        home-exercise non-adherence of 50-70 % is common in back pain (DOMAIN.md).
+        up to 70 % of patients with chronic low back pain do not do their prescribed home exercise
+        (Beinart et al. 2013, Spine J 13:1940).
     responder : float, default 0.50
         Leg-pain responders at the endpoint among patients assessed. Local choice.
     flares_per_100_sessions : float, default 5.0
@@ -92,7 +93,8 @@ class AuditTargets:
 DEFAULT_TARGETS = AuditTargets()
 _TARGET_SOURCES = {
     "prom_completion": "Furlan et al. 2009, Spine 34:1929 (drop-out < 20 % at short-term follow-up)",
-    "adherence": "local choice (non-adherence of 50-70 % is common; DOMAIN.md)",
+    "adherence": "local choice (up to 70 % do not do prescribed home exercise; Beinart et al. 2013, "
+                 "Spine J 13:1940)",
     "responder": "local choice",
     "flares_per_100_sessions": "local choice",
     "active_flag": "local choice (about 1 in 9 on data calibrated to published figures)",
@@ -228,8 +230,8 @@ def patient_indicators(cohort: Cohort, *, outcome: str | None = None) -> pd.Data
     Notes
     -----
     Responder rules are those of ``cohort.options`` (leg pain: ≥ 2 points and ≥ 30 %;
-    Farrar et al. 2001, Pain 94:149). Both responder denominators are kept, as
-    DESIGN.md §5 asks: patients assessed (complete case) and patients due (intention to
+    Farrar et al. 2001, Pain 94:149). Both responder denominators are kept:
+    patients assessed (complete case) and patients due (intention to
     treat, Ashar et al. 2022).
     """
     _check_cohort(cohort)

@@ -1,4 +1,4 @@
-"""Schedule comparison (DESIGN.md §5): is one progression schedule better than another?
+"""Schedule comparison: is one progression schedule better than another?
 
 Every function takes a :class:`~outcomes.cohort.Cohort` and keyword-only options.
 Models return a :class:`~outcomes.models.results.ModelResult` whose ``data`` is the

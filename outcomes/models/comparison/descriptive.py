@@ -43,8 +43,8 @@ def by_schedule(cohort: Cohort) -> pd.DataFrame:
 
     Notes
     -----
-    Adherence and dose definitions: DESIGN.md §5 (raw and capped both reported); flags:
-    `outcomes.measures.safety` (DOMAIN.md "Safety"). Quartiles are pandas' linear
+    Adherence and dose definitions: `outcomes.measures.adherence` (raw and capped both reported);
+    flags: `outcomes.measures.safety`. Quartiles are pandas' linear
     interpolation (R type 7). Wilson interval: statsmodels ``proportion_confint``.
     Small cells are not suppressed here; reports do that.
     """
@@ -94,7 +94,7 @@ def assumptions_text(cohort: Cohort) -> list[str]:
     Notes
     -----
     Missing-data handling: likelihood-based mixed models under missing at random (MAR)
-    and complete-case ANCOVA (DOMAIN.md, "Clinical-trial practice"). Between- and
+    and complete-case ANCOVA (Vickers & Altman 2001, BMJ 323:1123). Between- and
     within-patient adherence: Curran & Bauer 2011, Annu Rev Psychol 62:583.
     """
     _check_cohort(cohort)

@@ -96,10 +96,10 @@ def ancova(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float = 
     -----
     Model: ``endpoint ~ schedule + baseline [+ covariates]``, ordinary least squares,
     t-based 95 % intervals. ANCOVA on the endpoint adjusted for baseline is the usual
-    primary analysis of such trials (DOMAIN.md; Vickers & Altman 2001, BMJ 323:1123): it
+    primary analysis of such trials (Vickers & Altman 2001, BMJ 323:1123): it
     is more precise than comparing change scores and unbiased under randomisation.
     Baseline = last assessment on or before enrolment + ``baseline_window_days``;
-    endpoint by `outcomes.measures.change.value_at_week` (DESIGN.md §5). Denominator:
+    endpoint by `outcomes.measures.change.value_at_week`. Denominator:
     patients with both values (complete case); the rest are counted in a remark.
     Checked against R ``stats::lm`` (tests/reference/comparison.R).
     """
@@ -261,7 +261,7 @@ def responder_odds(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: 
 
     Notes
     -----
-    Responder rule from ``cohort.options`` (DOMAIN.md): NRS ≥ 2 points and ≥ 30 %
+    Responder rule from ``cohort.options``: NRS ≥ 2 points and ≥ 30 %
     (Farrar et al. 2001, Pain 94:149), ODI ≥ 10 points or 30 %, RMDQ ≥ 5 points or 30 %
     (Ostelo et al. 2008, Spine 33:90). Model: binomial GLM with logit link,
     ``responder ~ schedule + baseline``, fitted on the patients with a baseline and an
@@ -355,9 +355,9 @@ def responder_rates(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week:
 
     Notes
     -----
-    Stating both denominators follows DESIGN.md §5 and DOMAIN.md (Ashar et al. 2022,
-    JAMA Psychiatry 79:13, count every randomised patient and the missing as
-    non-responders). Wilson interval: ``proportion_confint(method="wilson")`` (33/50 →
+    Stating both denominators follows Ashar et al. 2022 (JAMA Psychiatry 79:13), who
+    count every randomised patient and the missing as non-responders. Wilson interval:
+    ``proportion_confint(method="wilson")`` (33/50 →
     0.5215-0.7756); Newcomb hybrid score interval for the difference:
     ``confint_proportions_2indep(compare="diff", method="newcomb")`` (33/50 vs 5/50 →
     0.381-0.689).

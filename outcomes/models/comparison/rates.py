@@ -81,7 +81,7 @@ def flare_rates(cohort: Cohort, *, reference: str | None = None,
     Notes
     -----
     A flare is a session whose pain rose by ``options.safety.flare_rise`` (2) points or
-    more, or rated "worse" (DESIGN.md §5; DOMAIN.md "Safety"); flares and sessions done
+    more, or rated "worse" (`outcomes.measures.safety`); flares and sessions done
     are summed from ``cohort.patient_week``. Model: ``flares ~ schedule`` with offset
     log(sessions done), Poisson GLM. Overdispersion is checked with Pearson χ²/df
     (Cameron & Trivedi 2013, Regression Analysis of Count Data, §3.2); above the

@@ -78,7 +78,7 @@ def time_to_response(cohort: Cohort, *, outcome: str = "leg_pain", reference: st
 
     Notes
     -----
-    Time is weeks since enrolment (days / 7, DESIGN.md §5) to the first post-baseline
+    Time is weeks since enrolment (days / 7) to the first post-baseline
     assessment whose change from baseline meets the instrument's rule (NRS ≥ 2 points and
     ≥ 30 %, Farrar et al. 2001, Pain 94:149; ODI, RMDQ: Ostelo et al. 2008, Spine 33:90);
     patients who never meet it are censored at their last assessment. Patients without a
