@@ -13,7 +13,8 @@ trial tables           `assign_visits`, `descriptives`, `responder_table`, `flow
                        `hedges_g`, `trial_ancova`, `trial_mixed_model`
 comparison models      `ancova`, `responder_odds`, `responder_rates`,
                        `time_to_response`, `flare_rates`, `by_schedule`
-clinic audit           `audit_kpis`, `funnel_data`, `casemix_oe`, ...
+clinic audit           `compute_audit` (`AuditResult`), `audit_kpis`, `funnel_data`,
+                       `casemix_oe`, ...
 =====================  ==========================================================
 """
 
@@ -26,10 +27,12 @@ from .._lazy import attach
 if TYPE_CHECKING:
     from .audit import (
         DEFAULT_TARGETS,
+        AuditResult,
         AuditTargets,
         audit_kpis,
         casemix_model,
         casemix_oe,
+        compute_audit,
         funnel_data,
         funnel_limits,
         patient_indicators,
@@ -52,8 +55,9 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
-    **dict.fromkeys(("DEFAULT_TARGETS", "AuditTargets", "audit_kpis", "casemix_model", "casemix_oe",
-                     "funnel_data", "funnel_limits", "patient_indicators", "suppress_counts"), ".audit"),
+    **dict.fromkeys(("DEFAULT_TARGETS", "AuditResult", "AuditTargets", "audit_kpis", "casemix_model", "casemix_oe",
+                     "compute_audit", "funnel_data", "funnel_limits", "patient_indicators", "suppress_counts"),
+                    ".audit"),
     **dict.fromkeys(("Comparison", "compare_schedules"), ".compare"),
     **dict.fromkeys(("ancova", "by_schedule", "flare_rates", "responder_odds", "responder_rates",
                      "time_to_response"), ".comparison"),

@@ -17,6 +17,10 @@ Three questions an audit lead asks, each answered by a function returning a tidy
     statistical process control chart (p-chart for proportions, XmR for means)
     with Anhøj run rules.
 
+`compute_audit`
+    All of the above at once, with Table 1 (`cohort_table`) and the data-quality
+    summary, as one `AuditResult` that the audit report only renders.
+
 Every per-patient input comes from `patient_indicators`, so the tables agree with
 each other. Counts of 1 to ``k − 1`` (default ``k = 11``, the CMS cell-size rule) are
 suppressed in every table, with complementary suppression where a hidden count could
@@ -40,6 +44,7 @@ from .kpis import (
     present_groupings,
     stayed_too_long,
 )
+from .result import SUPPRESSED, AuditResult, cohort_table, compute_audit, mask_small_counts
 from .suppression import suppress_counts
 
 __all__ = [
@@ -47,13 +52,18 @@ __all__ = [
     "FUNNEL_KPIS",
     "GROUPINGS",
     "KPIS",
+    "SUPPRESSED",
+    "AuditResult",
     "AuditTargets",
     "audit_kpis",
     "casemix_model",
     "casemix_oe",
+    "cohort_table",
+    "compute_audit",
     "funnel_data",
     "funnel_limits",
     "default_outcome",
+    "mask_small_counts",
     "patient_indicators",
     "present_groupings",
     "spc_data",
