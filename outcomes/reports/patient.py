@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from ..files import frame_to_csv_text
 from ..io.writers import atomic_write_bytes, output_path, prepare_out_dir
 from ..measures.safety import NOTE_RULES, patient_flag_summary
 from . import _html
+from ._patient_batch import _index_row, _index_sort_key, _progress_printer, _worker_init
 from ._patient_page import (
     _NO_SESSION_FLAGS,
     _explain_lines,
@@ -507,40 +507,6 @@ def _render_both(data: dict[str, Any], pdf_path: str, html_path: str) -> str:
 # ====================================================================== batch
 
 
-def _progress_printer(total: int, enabled: bool | None) -> Callable[[int], None]:
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return lambda done: None
-
-    def show(done: int) -> None:
-        sys.stderr.write(f"\rpatient reports: {done}/{total}")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
-
-
-_ORDER = {"behind": 0, "on_track": 1, "ahead": 1, "no_band": 2}
-
-
-def _index_row(data: dict[str, Any]) -> dict[str, Any]:
-    g = data["flags"]
-    ix = data["index"]
-    t = next((r for r in data["table"] if r["outcome"] == data["expected"]["outcome"]), None)
-    return {**ix, "stop": data["stop"], "priority": g[0]["priority"] if g else 99,
-            "most_urgent": g[0]["title"] if g else "", "status_text": data["header"]["status_text"],
-            "counts": "; ".join(f"{x['title'].lower()} ({x['count']})" for x in g), "n_kinds": len(g),
-            "label": data["instruments"].get(data["expected"]["outcome"], {}).get("label", ""),
-            "integer": bool(t and t["integer"])}
-
-
-def _index_sort_key(r: dict[str, Any]) -> tuple[Any, ...]:
-    """STOP AND CONSULT first (most urgent rule first), then behind the expected range, then the rest."""
-    return (not r["stop"], r["priority"], _ORDER.get(r["expected"], 3), r["patient_id"])
-
-
 def write_patient_reports(cohort: Cohort, out_dir: str | os.PathLike[str], *,
                           patient_ids: Iterable[str] | None = None, jobs: int = 1,
                           progress: bool | None = None) -> dict[str, Any]:
@@ -624,9 +590,3 @@ def write_patient_reports(cohort: Cohort, out_dir: str | os.PathLike[str], *,
     atomic_write_bytes(csv_path, frame_to_csv_text(csv).encode("utf-8"))
     return {"index": index_path, "index_csv": csv_path, "reports": paths, "n": len(ids), "seconds": time.perf_counter() - t0,
             "jobs": jobs}
-
-
-def _worker_init() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")

@@ -1,0 +1,48 @@
+"""Batch helpers of the patient reports: the progress counter, the index rows and their order, and the
+worker initialiser of the drawing processes (see :func:`outcomes.reports.patient.write_patient_reports`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _progress_printer(total: int, enabled: bool | None) -> Callable[[int], None]:
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return lambda done: None
+
+    def show(done: int) -> None:
+        sys.stderr.write(f"\rpatient reports: {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+_ORDER = {"behind": 0, "on_track": 1, "ahead": 1, "no_band": 2}
+
+
+def _index_row(data: dict[str, Any]) -> dict[str, Any]:
+    g = data["flags"]
+    ix = data["index"]
+    t = next((r for r in data["table"] if r["outcome"] == data["expected"]["outcome"]), None)
+    return {**ix, "stop": data["stop"], "priority": g[0]["priority"] if g else 99,
+            "most_urgent": g[0]["title"] if g else "", "status_text": data["header"]["status_text"],
+            "counts": "; ".join(f"{x['title'].lower()} ({x['count']})" for x in g), "n_kinds": len(g),
+            "label": data["instruments"].get(data["expected"]["outcome"], {}).get("label", ""),
+            "integer": bool(t and t["integer"])}
+
+
+def _index_sort_key(r: dict[str, Any]) -> tuple[Any, ...]:
+    """STOP AND CONSULT first (most urgent rule first), then behind the expected range, then the rest."""
+    return (not r["stop"], r["priority"], _ORDER.get(r["expected"], 3), r["patient_id"])
+
+
+def _worker_init() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
