@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/outcomes demo --out reports/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 wheel-demo: $(STAMP)
 	rm -rf build  # setuptools would otherwise package stale files left in build/lib
