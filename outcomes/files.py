@@ -38,6 +38,7 @@ __all__ = [
     "atomic_open",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_toml_target",
     "frame_to_csv_text",
     "neutralise_formulas",
     "output_path",
@@ -215,6 +216,8 @@ def output_set(out: str | os.PathLike[str], *, command: str,
     EnvironmentFailure
         The parent folder cannot be created or written.
     """
+    if not str(out).strip():
+        raise UsageError("--out is empty; give the folder for the outputs.")
     target = Path(out)
     inputs = list(inputs)
     check_output_target(target, inputs=inputs, force=force)
@@ -287,6 +290,8 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     The new file gets the usual permissions (0666 less the umask), not mkstemp's 0600.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{path} is {_kind(path)}, not a file: it is never replaced. Give a file name.")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -300,6 +305,28 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_toml_target(path: str | os.PathLike[str], *, overwrite: bool, what: str) -> Path:
+    """Where a TOML file (a plan or a description) may be written, or a UsageError saying why not.
+
+    An existing file is replaced only with ``overwrite``, and only when it is itself a ``.toml``
+    file: a data export, a device or a folder is never replaced, whatever the option.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give a file name for the {what}, e.g. {path / 'plan.toml'}.")
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise UsageError(f"{path} is {_kind(path)}, not a file: it is never replaced. Give a file name.")
+        if path.suffix.lower() != ".toml":
+            raise UsageError(f"{path} exists and is not a .toml file (it may be one of your exports): it is "
+                             f"never replaced. Give the {what} a name ending in .toml.")
+        if not overwrite:
+            raise UsageError(f"{path} already exists; choose another name or add --force to overwrite it.")
+    if not path.parent.is_dir():
+        raise UsageError(f"Cannot write the {what} to {path}: the folder {path.parent} does not exist.")
+    return path
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -69,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     if plan is not None:
         options = plan.options(time=_time_axis(args))
     dataset, cohort = load_cohort(args, options=options)
+    outcome = plan.outcome if plan is not None else (args.outcome or "leg_pain")
+    if outcome not in cohort.assessments.columns:
+        present = [o for o in cohort.outcomes.names if o in cohort.assessments.columns]
+        how = f"set the plan's outcome in {args.plan}" if plan is not None else "choose one with --outcome"
+        raise UsageError(f"the assessments have no {outcome} column, so it cannot be compared; outcomes present: "
+                         f"{', '.join(present) or 'none'} ({how}).")
     try:
         remarks = [] if plan is None else check_plan_against(plan, cohort)
         comparison = compare_schedules(cohort, outcome=args.outcome or "leg_pain",

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from ..files import atomic_write_text
+from ..files import atomic_write_text, check_toml_target
 from ..io import load_dataset, load_description
 from ..io.starter import data_file, starter_description
 
@@ -35,13 +34,7 @@ def _folder(data: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if args.write:
-        target = Path(args.write)
-        if target.exists() and not args.force:
-            raise UsageError(f"{target} already exists; choose another name or add --force.")
-        if target.is_dir():
-            raise UsageError(f"{target} is a folder; give a file name, e.g. {target / 'dataset.toml'}.")
-        if not target.parent.is_dir():
-            raise UsageError(f"Cannot write {target}: the folder {target.parent} does not exist.")
+        target = check_toml_target(args.write, overwrite=args.force, what="description")
         text = starter_description(data)
         atomic_write_text(target, text)
         path = data_file(data)

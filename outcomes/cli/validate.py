@@ -33,7 +33,7 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 def run(args: argparse.Namespace) -> int:
     dataset = dataset_from_args(args)
     written: dict[str, str] = {}
-    if args.out:
+    if args.out is not None:
         with outputs(args, "validate") as oset:
             written = oset.finals(write_validation(dataset, oset.staging))
     if args.format == "json":

@@ -76,7 +76,12 @@ def _contract_fields(schemas: dict[str, TableSchema], layout: str) -> list[str]:
 def find_description(folder: str | os.PathLike[str]) -> Path | None:
     """``folder/dataset.toml`` when it exists (a file), else None."""
     path = Path(folder) / DESCRIPTION_FILE
-    return path if path.is_file() else None
+    if path.is_file():
+        return path
+    if path.exists() or path.is_symlink():
+        raise UsageError(f"{path} is not a file (a folder, pipe or broken link); the dataset description must be "
+                         "a TOML file. Remove it or replace it with the description.")
+    return None
 
 
 def load_description(path: str | os.PathLike[str], *, schemas: dict[str, TableSchema] | None = None

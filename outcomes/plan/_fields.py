@@ -80,9 +80,16 @@ def _no_duplicates(values: tuple[Any, ...], where: str, key: str) -> None:
         raise UsageError(f"{where}: {key} lists {_show(seen[0])} more than once; give each once.")
 
 
+#: More planned visits than any trial schedules; 100,000 of them took minutes of table building.
+MAX_VISITS = 100
+
+
 def _visits(value: Any, where: str, key: str) -> tuple[float, ...]:
     """Planned visit times ≥ 0 (weeks for dated data, else the dataset's time unit), sorted; whole
     numbers are kept as ints."""
+    if isinstance(value, (list, tuple)) and len(value) > MAX_VISITS:
+        raise UsageError(f"{where}: {key} lists {len(value):,} visits; a plan has at most {MAX_VISITS} planned "
+                         "visits (unscheduled assessments need no visit: the mixed model keeps them).")
     times = [v if _is_number(v) else None for v in value] if isinstance(value, (list, tuple)) else [None]
     if not times or any(t is None or t < 0 for t in times):
         raise UsageError(f"{where}: {key} must be a non-empty list of times ≥ 0 (weeks for dated data, else in "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..files import atomic_write_text
+from ..files import atomic_write_text, check_toml_target
 from ._fields import _show, _suggest
 from ._toml import _render
 from .spec import (
@@ -198,13 +198,7 @@ def write_plan(plan: AnalysisPlan, path: str | os.PathLike[str]) -> Path:
 
 def write_default_plan(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write :data:`DEFAULT_PLAN_TOML` to ``path``; an existing file is kept unless ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise UsageError(f"{path} already exists; choose another name or allow overwriting it.")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; give a file name for the plan, e.g. {path / 'plan.toml'}.")
-    if not path.parent.is_dir():
-        raise UsageError(f"Cannot write the plan to {path}: the folder {path.parent} does not exist.")
+    path = check_toml_target(path, overwrite=overwrite, what="plan")
     atomic_write_text(path, DEFAULT_PLAN_TOML)
     return path
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import DEFAULT_OPTIONS
 from ..errors import UsageError
-from ..files import atomic_write_text
+from ..files import atomic_write_text, check_toml_target
 from ._toml import _render
 from .spec import AnalysisPlan, ResponderDefinition
 
@@ -119,13 +119,7 @@ def write_starter_plan(path: str | os.PathLike[str], dataset: Any, *, overwrite:
 
     An existing file is kept unless ``overwrite`` (a UsageError says so).
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise UsageError(f"{path} already exists; choose another name or add --force to overwrite it.")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; give a file name for the plan, e.g. {path / 'plan.toml'}.")
-    if not path.parent.is_dir():
-        raise UsageError(f"Cannot write the plan to {path}: the folder {path.parent} does not exist.")
+    path = check_toml_target(path, overwrite=overwrite, what="plan")
     plan, notes = starter_plan(dataset)
     time = getattr(dataset, "time", None)
     unit = None if time is None or time.dated else time.unit
