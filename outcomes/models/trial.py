@@ -42,6 +42,8 @@ from scipy import stats
 from ..cohort import OUTCOMES, Cohort
 from .comparison import ancova
 from .comparison._common import (
+    _remarked,
+    _week_label,
     _baseline_endpoint,
     _check_cohort,
     _check_endpoint_week,
@@ -89,16 +91,6 @@ def _visits(cohort: Cohort, visits: Any, window_days: Any) -> tuple[tuple[float,
         raise ValueError(f"visits must be distinct weeks in increasing order, got {list(visits)!r}")
     window = int(_check_number(window, "window_days", low=0, high=366, integer=True))
     return weeks, window
-
-
-def _week_label(week: float) -> int | float:
-    return int(week) if float(week).is_integer() else float(week)
-
-
-def _remarked(frame: pd.DataFrame, remarks: list[str]) -> pd.DataFrame:
-    frame = frame.reset_index(drop=True)
-    frame.attrs["remarks"] = list(dict.fromkeys(remarks))
-    return frame
 
 
 # ------------------------------------------------------------------ visits

@@ -42,6 +42,16 @@ def in_sentence(label: str) -> str:
     return text
 
 
+def _week_label(week: float) -> int | float:
+    return int(week) if float(week).is_integer() else float(week)
+
+
+def _remarked(frame: pd.DataFrame, remarks: list[str]) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    frame.attrs["remarks"] = list(dict.fromkeys(remarks))
+    return frame
+
+
 def _check_cohort(cohort: Any) -> Cohort:
     if not isinstance(cohort, Cohort):
         raise TypeError(f"cohort must be an outcomes.Cohort, got {type(cohort).__name__}")

@@ -18,6 +18,8 @@ from ...cohort import Cohort
 from ...plan.spec import RULE_FIELDS
 from .._intervals import wilson as _wilson
 from ._common import (
+    _remarked,
+    _week_label,
     _check_cohort,
     _check_endpoint_week,
     _check_number,
@@ -40,16 +42,6 @@ RESPONDER_COLUMNS = [
     "or_complete", "or_complete_ci_lower", "or_complete_ci_upper",
 ]
 _MISSING = ("nonresponder", "exclude")
-
-
-def _week_label(week: float) -> int | float:
-    return int(week) if float(week).is_integer() else float(week)
-
-
-def _remarked(frame: pd.DataFrame, remarks: list[str]) -> pd.DataFrame:
-    frame = frame.reset_index(drop=True)
-    frame.attrs["remarks"] = list(dict.fromkeys(remarks))
-    return frame
 
 
 def _definition(d: Any, cohort: Cohort) -> Any:
