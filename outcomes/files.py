@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import datetime as _dt
 import io
+import itertools
 import json
 import os
 import re
@@ -118,12 +119,16 @@ class OutputSet:
 
 
 def _tool_files(folder: Path) -> tuple[set[str] | None, list[str]]:
-    """(files listed in the folder's manifest or None, files present) relative to ``folder``."""
-    present = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
+    """(files listed in the folder's manifest or None, files present) relative to ``folder``.
+
+    Without a manifest only the folder's first few entries are named: a folder such as a home
+    directory is not walked just to say that it was not written by outcomes.
+    """
     try:
         listed = set(json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"])
     except (OSError, ValueError, KeyError, TypeError):
-        return None, present
+        return None, sorted(p.name for p in itertools.islice(folder.iterdir(), 5))
+    present = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
     return listed | {MANIFEST}, present
 
 
@@ -165,7 +170,7 @@ def check_output_target(out: Path, *, inputs: Iterable[str | os.PathLike[str]] =
     listed, present = _tool_files(out)
     foreign = present if listed is None else [p for p in present if p not in listed]
     if foreign:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
         raise UsageError(f"{option} {out} already holds files outcomes did not write ({shown}); "
                          "choose a new or empty folder, or add --force to move them aside "
                          "(they are kept in a sibling folder, not deleted).")
