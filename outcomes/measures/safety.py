@@ -501,7 +501,7 @@ def patient_flag_summary(flags: pd.DataFrame, patient_ids: Iterable[str] | None 
         for name, c in counts.items():
             out[name] = out["patient_id"].map(c).fillna(0).astype("int64")
         urgent = act.sort_values("priority", kind="stable").groupby("patient_id")["rule"].first()
-        out["most_urgent_active"] = out["patient_id"].map(urgent).fillna("").astype(object)
+        out["most_urgent_active"] = out["patient_id"].map(urgent).astype(object).fillna("")
     else:
         for name in ("active_flags", "resolved_flags", "red_flags", "sessions_after_red_flag", "rest_pain_notes"):
             out[name] = np.zeros(len(out), dtype="int64")
