@@ -77,3 +77,21 @@ def test_long_and_wide_give_the_same_compare_json_as_the_exports(tmp_path, data,
     writer = write_long if layout == "long" else write_wide
     other = compare_document(writer(tmp_path / layout, data), tmp_path / "out2")
     assert exports["models"] and same_analysis(exports, other) == []
+
+
+def test_descriptives_carry_time_in_the_dataset_unit(tmp_path, data):
+    from outcomes import Cohort
+    from outcomes.models.trial import descriptives
+
+    folder = write_long(tmp_path / "days", data)
+    text = (folder / "trial.csv").read_text().splitlines()
+    rows = [line.split(",") for line in text]
+    week_col = rows[0].index("week")
+    for r in rows[1:]:
+        r[week_col] = str(int(r[week_col]) * 7)  # the same visits, written in days
+    (folder / "trial.csv").write_text("\n".join(",".join(r) for r in rows) + "\n")
+    toml = (folder / "dataset.toml").read_text().replace('unit = "week"', 'unit = "day"')
+    (folder / "dataset.toml").write_text(toml)
+    out = descriptives(Cohort.from_folder(folder), outcomes=["leg_pain"], visits=list(WEEKS))
+    assert sorted(set(out["week"])) == [0, 2, 4, 6]
+    assert sorted(set(out["time"])) == [0, 14, 28, 42]

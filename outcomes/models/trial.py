@@ -71,7 +71,7 @@ __all__ = [
     "trial_mixed_model",
 ]
 
-DESCRIPTIVE_COLUMNS = ["table", "outcome", "schedule", "week", "n", "mean", "sd", "median", "q1", "q3"]
+DESCRIPTIVE_COLUMNS = ["table", "outcome", "schedule", "week", "time", "n", "mean", "sd", "median", "q1", "q3"]
 FLOW_COLUMNS = ["table", "schedule", "stage", "week", "n"]
 EFFECT_SIZE_COLUMNS = ["table", "outcome", "schedule", "reference", "g", "ci_lower", "ci_upper", "se", "n",
                        "n_reference", "mean_change", "mean_change_reference", "sd_pooled"]
@@ -187,7 +187,8 @@ def descriptives(cohort: Cohort, *, outcomes: Sequence[str] | None = None, visit
     -------
     DataFrame
         :data:`DESCRIPTIVE_COLUMNS`: ``table`` ("descriptives"), ``outcome``,
-        ``schedule``, ``week`` (the planned visit), ``n`` (non-missing values),
+        ``schedule``, ``week`` (the planned visit), ``time`` (the same in the dataset's
+        time unit), ``n`` (non-missing values),
         ``mean``, ``sd`` (ddof 1), ``median``, ``q1``, ``q3`` (linear interpolation,
         R's type 7). One row per outcome × arm (sorted) × visit, also when n is 0
         (statistics NaN; SD NaN when n is 1). ``attrs["remarks"]``.
@@ -228,7 +229,17 @@ def descriptives(cohort: Cohort, *, outcomes: Sequence[str] | None = None, visit
     out = (pd.concat(rows, ignore_index=True) if rows
            else pd.DataFrame(columns=DESCRIPTIVE_COLUMNS[1:]))
     out.insert(0, "table", "descriptives")
+    out["time"] = _in_dataset_unit(cohort, out["week"])
     return _remarked(out[DESCRIPTIVE_COLUMNS], list(assigned.attrs["remarks"]))
+
+
+def _in_dataset_unit(cohort: Cohort, weeks: pd.Series) -> pd.Series:
+    """Weeks since enrolment in the dataset's own time unit (weeks for dated data; the visit number
+    for visit-coded data, where week = visit number)."""
+    axis = getattr(cohort, "time", None)
+    if axis is None or axis.dated or axis.unit == "visit":
+        return weeks.astype("float64")
+    return weeks.astype("float64") * 7.0 / axis.days
 
 
 # ------------------------------------------------------------------ flow
