@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _memory import _peak_mb, _reset_peak  # benchmarks/_memory.py (the scripts run from benchmarks/)
+
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(nlme))
 args <- commandArgs(trailingOnly = TRUE)
@@ -67,21 +69,6 @@ def simulate(n: int, seed: int = 1, visits: int = 5):
     return pd.DataFrame({"id": np.repeat(np.arange(n), visits), "arm": np.repeat(arm, visits),
                          "visit": np.tile(idx + 1, n), "baseline": np.repeat(baseline, visits),
                          "y": np.where(observed, y, np.nan).ravel()})
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def _one(n: int, covariance: str, r_csv: str | None) -> dict:

@@ -35,23 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _memory import _peak_mb, _reset_peak  # benchmarks/_memory.py (the scripts run from benchmarks/)
+
 R_SCRIPT = Path(__file__).with_name("lme4_timing.R")
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0), so the next peak is the fit's own."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def _one(n: int, seed: int, csv: str, statsmodels: bool) -> None:
