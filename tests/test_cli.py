@@ -109,3 +109,39 @@ def test_demo_runs_on_the_bundled_example(tmp_path, cli_env):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "validation report" in p.stdout
     assert (tmp_path / "demo" / "validation" / "validation.html").is_file()
+
+
+_HEAVY = ("pandas", "numpy", "pyarrow", "matplotlib", "scipy", "statsmodels", "jinja2", "weasyprint")
+
+
+def _modules_after(code: str, cli_env) -> set[str]:
+    probe = (f"import sys, io, contextlib\nfrom outcomes.cli import main\n{code}\n"
+             f"print(' '.join(m for m in {_HEAVY!r} if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    return set(lines[-1].split()) if lines else set()
+
+
+def test_help_imports_no_data_library(cli_env):
+    # every command's --help (and the parser itself) must answer without loading pandas or matplotlib
+    code = ("from outcomes.cli import build_parser\np = build_parser()\n"
+            "for c in ('validate', 'audit', 'compare', 'patients', 'describe', 'export', 'plan', 'simulate', 'demo'):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try: main([c, '--help'])\n"
+            "        except SystemExit: pass")
+    assert _modules_after(code, cli_env) == set()
+
+
+def test_validate_loads_no_modelling_or_plotting_library(valid_dir, cli_env):
+    code = f"with contextlib.redirect_stdout(io.StringIO()): main(['validate', {str(valid_dir)!r}])"
+    loaded = _modules_after(code, cli_env)
+    assert {"pandas", "pyarrow"} <= loaded  # the probe sees what is loaded
+    assert not loaded & {"matplotlib", "scipy", "statsmodels", "jinja2", "weasyprint"}
+
+
+def test_help_default_earliest_date_matches_the_readers():
+    from outcomes.cli._common import EARLIEST
+    from outcomes.io.dates import EARLIEST as READERS
+
+    assert EARLIEST == READERS

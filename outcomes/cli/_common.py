@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from ..cohort import Cohort
-from ..config import Options
 from ..errors import NothingToAnalyse
-from ..files import OutputSet, output_set
-from ..io import Dataset, load_dataset
-from ..io.dates import EARLIEST, DatePolicy, clinic_timezone, default_latest
+
+if TYPE_CHECKING:  # the readers, the cohort and the output machinery need pandas: loaded when a command runs
+    from ..cohort import Cohort
+    from ..config import Options
+    from ..files import OutputSet
+    from ..io import Dataset
 
 __all__ = ["add_data_options", "add_force_option", "dataset_from_args", "load_cohort", "non_negative_int", "outputs",
            "positive_int"]
+
+#: Default of --earliest-date (the same as ``outcomes.io.dates.EARLIEST``, which a test checks); written
+#: here so that ``--help`` does not import the date readers.
+EARLIEST = "1900-01-01"
 
 #: Whole numbers above this are refused before they reach numpy (an int64 holds up to 9.2e18).
 _MAX_INT = 10**9
@@ -72,6 +77,9 @@ def _grace_days(text: str) -> int:
 
 def dataset_from_args(args: argparse.Namespace) -> Dataset:
     """Read and validate DATA with the shared dataset options."""
+    from ..io import load_dataset
+    from ..io.dates import DatePolicy, clinic_timezone, default_latest
+
     policy = DatePolicy(earliest=args.earliest_date, latest=args.latest_date or default_latest(),
                         timezone=args.timezone or clinic_timezone())
     return load_dataset(args.data, columns=args.columns, date_order=args.date_order,
@@ -92,6 +100,8 @@ def _inputs(args: argparse.Namespace) -> list[str]:
 @contextlib.contextmanager
 def outputs(args: argparse.Namespace, command: str, out: str | None = None) -> Iterator[OutputSet]:
     """The command's whole output set (see :func:`outcomes.files.output_set`) for ``--out``."""
+    from ..files import output_set
+
     with output_set(out or args.out, command=command, inputs=_inputs(args),
                     force=getattr(args, "force", False)) as oset:
         yield oset
@@ -100,6 +110,8 @@ def outputs(args: argparse.Namespace, command: str, out: str | None = None) -> I
 def load_cohort(args: argparse.Namespace, *, quiet: bool = False,
                 options: Options | None = None) -> tuple[Dataset, Cohort]:
     """Validate DATA and build the cohort from the accepted rows; say on stderr what was left out."""
+    from ..cohort import Cohort
+
     dataset = dataset_from_args(args)
     for name in ("patients", "assessments"):
         r = dataset.exports[name]

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from ..io.errors import UsageError
-from ..reports.audit import write_audit_report
 from ._common import add_data_options, add_force_option, load_cohort, outputs, positive_int
 
 HELP = "clinic audit: data quality, KPIs against targets, funnel plots, case-mix adjusted outcomes"
@@ -53,6 +52,8 @@ def _levels(text: str) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..reports.audit import write_audit_report
+
     dataset, cohort = load_cohort(args, quiet=args.format == "json")
     have = [o for o in cohort.options.instruments if f"{o}_responder" in cohort.patient_summary.columns]
     if args.outcome is not None and args.outcome not in have:

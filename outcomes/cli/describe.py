@@ -6,9 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write_text, check_toml_target
-from ..io import load_dataset, load_description
-from ..io.starter import data_file, starter_description
 
 HELP = "write a dataset description (dataset.toml) guessed from the data, or check one"
 
@@ -32,6 +29,10 @@ def _folder(data: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..files import atomic_write_text, check_toml_target
+    from ..io import load_dataset, load_description
+    from ..io.starter import data_file, starter_description
+
     data = Path(args.data)
     if args.write:
         target = check_toml_target(args.write, overwrite=args.force, what="description")

@@ -7,8 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write_text, frame_to_csv_text
-from ..io.adam import adam_tables
 from ._common import add_data_options, add_force_option, load_cohort, outputs
 
 HELP = "write the data as CDISC ADaM (adsl.csv, adqs.csv) with the dataset.toml that reads them back"
@@ -29,6 +27,9 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..files import atomic_write_text, frame_to_csv_text
+    from ..io.adam import adam_tables
+
     dataset, cohort = load_cohort(args)
     study = args.study or re.sub(r"[^A-Z0-9_-]", "", Path(args.data).resolve().name.upper()) or "OUTCOMES"
     tables = adam_tables(cohort, study=study, source=str(args.data))

@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 from ..io.errors import UsageError
-from ..reports.patient import write_patient_reports
 from ._common import add_data_options, add_force_option, load_cohort, outputs, positive_int
 
 HELP = ("one-page PDF (and HTML) outcome report per patient, with an index (HTML and CSV) listing patients who "
@@ -31,6 +30,8 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..reports.patient import write_patient_reports
+
     dataset, cohort = load_cohort(args)
     try:
         with outputs(args, "patients") as oset:

@@ -7,7 +7,6 @@ import json
 import sys
 from typing import Any
 
-from ..io import validation_document, validation_text, write_validation
 from ._common import add_data_options, add_force_option, dataset_from_args, non_negative_int, outputs
 
 HELP = "read and validate every export; write accepted and quarantined rows and a report"
@@ -31,6 +30,8 @@ def add_parser(sub: Any, *, epilog: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io import validation_document, validation_text, write_validation
+
     dataset = dataset_from_args(args)
     written: dict[str, str] = {}
     if args.out is not None:
