@@ -27,6 +27,7 @@ an object; :func:`outcomes.reports.tables.write_comparison` writes it out.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,7 @@ from .comparison import (ancova, assumptions_text, by_schedule, endpoint_regress
 from .comparison.analyses import SHORT_NAMES, answer, endpoint_estimates, plan_mmrm, plan_sensitivity, visit_frame
 from .comparison.mixed import custom_mixed as _custom_mixed
 from .comparison.mixed import plan_mixed_model
+from ._reml import single_thread_blas
 from .multiplicity import adjust_frame
 from .results import TABLE_COLUMNS, ModelResult
 from .trajectory import fit_trajectory, marginal_means, schedule_contrast
@@ -255,6 +257,17 @@ def _higher_is_better(cohort: Cohort, outcome: str) -> bool:
     return bool(spec is not None and not spec.higher_is_worse)
 
 
+def _one_blas_thread(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``func`` with BLAS limited to one thread: its linear algebra is many small products, which
+    threaded OpenBLAS made up to 10x slower on 2 busy cores (see :func:`outcomes.models._reml.single_thread_blas`)."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with single_thread_blas():
+            return func(*args, **kwargs)
+    return wrapper
+
+
+@_one_blas_thread
 def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float | None = None,
                       reference: str | None = None, covariates: tuple[str, ...] = (),
                       plan: AnalysisPlan | None = None, pairwise: bool = False) -> Comparison:
