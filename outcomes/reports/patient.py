@@ -5,10 +5,11 @@ Public API
 ``patient_report_data(cohort, patient_id) -> dict``
     Everything one page shows, for that patient only (picklable: built-ins and small frames).
 ``render_patient_pdf(data, path)``
-    One A4 page drawn with matplotlib on a fixed grid (no layout engine).
+    One A4 page on a fixed grid (no layout engine), written directly as PDF primitives
+    (:mod:`._patient_canvas`; standard Helvetica, DejaVu Sans embedded for other scripts).
 ``render_patient_html(data, path)``
-    The same content as a self-contained HTML page (``templates/patient.html.j2``; figures as
-    inline data URIs; all text from the data escaped).
+    The same content as a self-contained HTML page (``templates/patient.html.j2``; the plots are
+    small SVGs cut from the same page drawing, as inline data URIs; all text from the data escaped).
 ``write_patient_reports(cohort, out_dir, *, patient_ids=None, jobs=1, progress=None) -> dict``
     ``patient-<code>.pdf`` and ``patient-<code>.html`` per patient, ``index.html`` (STOP AND
     CONSULT first, then patients behind their expected range) and ``index.csv``, in parallel
@@ -468,7 +469,7 @@ def _flag_groups(flags: pd.DataFrame, notes: dict[str, tuple[str, str]]) -> dict
 
 def render_patient_pdf(data: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Draw the one-page A4 report of ``data`` (:func:`patient_report_data`) to ``path`` (atomic)."""
-    atomic_write_bytes(path, _page(data).fill(data).pdf_bytes())
+    atomic_write_bytes(path, _page(data).pdf_bytes())
     return Path(path)
 
 
@@ -491,14 +492,13 @@ def _html_text(data: dict[str, Any], images: dict[str, str]) -> str:
 
 def render_patient_html(data: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write the self-contained HTML twin of the page to ``path`` (atomic)."""
-    page = _page(data).fill(data, text=False)
-    _html.write_html(_html_text(data, page.slot_images()), path)
+    _html.write_html(_html_text(data, _page(data).slot_images()), path)
     return Path(path)
 
 
 def _render_both(data: dict[str, Any], pdf_path: str, html_path: str) -> str:
     """Worker: draw the page once, write the PDF and the HTML (plots cut from the same drawing)."""
-    page = _page(data).fill(data)
+    page = _page(data)
     atomic_write_bytes(pdf_path, page.pdf_bytes())
     _html.write_html(_html_text(data, page.slot_images()), html_path)
     return data["patient_id"]
