@@ -41,6 +41,7 @@ from ..errors import UsageError
 from ..plan import AnalysisPlan, plan_on_axis
 from .comparison import (ancova, assumptions_text, by_schedule, endpoint_regression, flare_rates,
                          reference_remark, resolve_reference, responder_odds, time_to_response)
+from .comparison._common import reuse_outcome_frames
 from .comparison.analyses import SHORT_NAMES, answer, endpoint_estimates, plan_mmrm, plan_sensitivity, visit_frame
 from .comparison.mixed import custom_mixed as _custom_mixed
 from .comparison.mixed import plan_mixed_model
@@ -258,11 +259,13 @@ def _higher_is_better(cohort: Cohort, outcome: str) -> bool:
 
 
 def _one_blas_thread(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``func`` with BLAS limited to one thread: its linear algebra is many small products, which
-    threaded OpenBLAS made up to 10x slower on 2 busy cores (see :func:`outcomes.models._reml.single_thread_blas`)."""
+    """Run ``func`` with BLAS limited to one thread (its linear algebra is many small products, which
+    threaded OpenBLAS made up to 10x slower on 2 busy cores: :func:`outcomes.models._reml.single_thread_blas`)
+    and each patient's baseline and endpoint selected once per outcome and week
+    (:func:`outcomes.models.comparison._common.reuse_outcome_frames`)."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with single_thread_blas():
+        with single_thread_blas(), reuse_outcome_frames():
             return func(*args, **kwargs)
     return wrapper
 

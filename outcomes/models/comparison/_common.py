@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -186,13 +188,55 @@ def _patients(cohort: Cohort) -> pd.DataFrame:
     return out
 
 
+#: Frames already computed while :func:`reuse_outcome_frames` is active (None: no reuse).
+_FRAMES: contextvars.ContextVar[dict[tuple, tuple[Cohort, pd.DataFrame]] | None] = contextvars.ContextVar(
+    "outcomes_comparison_frames", default=None)
+
+
+@contextlib.contextmanager
+def reuse_outcome_frames() -> Iterator[None]:
+    """Inside the block, each patient's baseline and value at a week are computed once per cohort,
+    outcome, week and window, and reused (copies) by every analysis that asks again.
+
+    ``compare_schedules`` runs a dozen analyses on one cohort that each selected the same baseline
+    and endpoint again (8 selections, 1.5 s at 20,000 patients). Outside the block nothing is kept,
+    so a cohort changed between two calls is never answered from an old selection.
+    """
+    token = _FRAMES.set({})
+    try:
+        yield
+    finally:
+        _FRAMES.reset(token)
+
+
+def _reused(cohort: Cohort, key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    frames = _FRAMES.get()
+    if frames is None:
+        return make()
+    key = (id(cohort), *key)
+    hit = frames.get(key)
+    if hit is None or hit[0] is not cohort:
+        hit = frames[key] = (cohort, make())
+    return hit[1].copy()
+
+
+def _baseline_of(cohort: Cohort, outcome: str) -> pd.DataFrame:
+    """:func:`~outcomes.measures.change.select_baseline` of ``outcome`` for every patient of ``cohort``."""
+    window = cohort.options.baseline_window_days
+    return _reused(cohort, ("baseline", outcome, window), lambda: select_baseline(
+        cohort.assessments, cohort.patients, outcome=outcome, window_days=window))
+
+
 def _baseline_endpoint(cohort: Cohort, outcome: str, week: float, window_days: int) -> pd.DataFrame:
     """patient_id, schedule, baseline, endpoint: every patient (NaN where missing)."""
-    base = select_baseline(cohort.assessments, cohort.patients, outcome=outcome,
-                           window_days=cohort.options.baseline_window_days)
-    end = value_at_week(cohort.assessments, cohort.patients, outcome=outcome, week=week, window_days=window_days)
-    frame = _patients(cohort).merge(base[["patient_id", "baseline"]], on="patient_id")
-    return frame.merge(end[["patient_id", "value"]].rename(columns={"value": "endpoint"}), on="patient_id")
+    def make() -> pd.DataFrame:
+        base = _baseline_of(cohort, outcome)
+        end = value_at_week(cohort.assessments, cohort.patients, outcome=outcome, week=week,
+                            window_days=window_days)
+        frame = _patients(cohort).merge(base[["patient_id", "baseline"]], on="patient_id")
+        return frame.merge(end[["patient_id", "value"]].rename(columns={"value": "endpoint"}), on="patient_id")
+
+    return _reused(cohort, ("endpoint", outcome, float(week), window_days), make)
 
 
 def _responders(cohort: Cohort, definition: Any, week: float, window_days: int | None = None) -> pd.DataFrame:

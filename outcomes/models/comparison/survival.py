@@ -11,10 +11,10 @@ from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from ...cohort import Cohort
-from ...measures.change import select_baseline
 from ..results import ModelResult
 from ._common import (
     _arms,
+    _baseline_of,
     _check_cohort,
     _check_events,
     _check_outcome,
@@ -118,9 +118,7 @@ def time_to_response(cohort: Cohort, *, outcome: str = "leg_pain", reference: st
 def _time_frame(cohort: Cohort, definition: object) -> tuple[pd.DataFrame, int, int]:
     """patient_id, schedule, baseline, time, event for patients with follow-up; and the counts left out."""
     outcome = definition.outcome
-    base = select_baseline(cohort.assessments, cohort.patients, outcome=outcome,
-                           window_days=cohort.options.baseline_window_days)
-    base = _patients(cohort).merge(base, on="patient_id")
+    base = _patients(cohort).merge(_baseline_of(cohort, outcome), on="patient_id")
     obs = cohort.assessments.loc[cohort.assessments[outcome].notna(), ["patient_id", "assessed_on", "day", outcome]]
     obs = obs.merge(base.dropna(subset=["baseline"]), on="patient_id")
     obs = obs[obs["assessed_on"] > obs["baseline_date"]].reset_index(drop=True)
