@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -128,7 +129,8 @@ class ImputationResult:
     remarks : tuple of str
         Plain-language notes (who was left out, predictors dropped for lack of donors).
     meta : dict
-        JSON-ready details: the imputation model, ``df_complete``.
+        JSON-ready details: the imputation model, ``df_complete``, ``fit_seconds`` (wall time of the
+        imputations and their analyses).
     """
 
     outcome: str
@@ -198,6 +200,8 @@ class TippingPointResult:
         none does) and ``sentence`` (the finding in words).
     imputation : ImputationResult
         The multiple imputation (δ = 0) it builds on.
+    meta : dict
+        JSON-ready details: ``fit_seconds`` (the δ grid's analyses, after the imputation's own time).
     """
 
     outcome: str
@@ -208,6 +212,7 @@ class TippingPointResult:
     rows: pd.DataFrame
     tipping: pd.DataFrame
     imputation: ImputationResult = field(repr=False)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The ``sensitivity`` rows (:data:`SENSITIVITY_COLUMNS`, a copy)."""
@@ -217,7 +222,7 @@ class TippingPointResult:
         return {"model": "tipping_point", "outcome": self.outcome, "reference": self.reference,
                 "direction": self.direction, "deltas": list(self.deltas), "alpha": self.alpha,
                 "tipping": [{k: _json(v) for k, v in r.items()} for r in self.tipping.to_dict("records")],
-                "imputations": self.imputation.imputations, "seed": self.imputation.seed}
+                "imputations": self.imputation.imputations, "seed": self.imputation.seed, **self.meta}
 
     def summary(self, digits: int = 3) -> str:
         table = self.to_frame().drop(columns=["table", "outcome"])
@@ -403,6 +408,7 @@ def _rng(seed: Any) -> tuple[np.random.Generator, int | None]:
 def _run(data: Any, *, who: str, outcome: str, arm: str, visit: str, subject: str, baseline: str, reference: str,
          endpoint: Any, covariates: Any, imputations: Any, seed: Any, level: Any
          ) -> tuple[ImputationResult, _Prepared, np.ndarray, np.ndarray]:
+    t0 = time.perf_counter()
     m = _check_imputations(imputations)
     rng, seed_used = _rng(seed)
     level = check_level(level)
@@ -430,8 +436,8 @@ def _run(data: Any, *, who: str, outcome: str, arm: str, visit: str, subject: st
         outcome=outcome, arm=arm, reference=reference, endpoint=prep.endpoint, arms=tuple(prep.arms),
         imputations=m, seed=seed_used, level=level, table=table, counts=counts, per_imputation=per,
         n_patients=len(missing), remarks=tuple(notes),
-        meta={"df_complete": int(dof), "analysis": f"{outcome} at {label} ~ {arm} + {baseline}"
-              + "".join(f" + {c}" for c in prep.cov_names),
+        meta={"fit_seconds": time.perf_counter() - t0, "df_complete": int(dof),
+              "analysis": f"{outcome} at {label} ~ {arm} + {baseline}" + "".join(f" + {c}" for c in prep.cov_names),
               "imputation_model": "Bayesian normal linear regression per arm (proper: σ², β drawn from their "
                                   "posterior)"})
     return result, prep, completed, missing
@@ -550,11 +556,17 @@ def tipping_point(data: pd.DataFrame, *, outcome: str, arm: str, visit: str, sub
         data, who="tipping point", outcome=outcome, arm=arm, visit=visit, subject=subject, baseline=baseline,
         reference=reference, endpoint=endpoint, covariates=covariates, imputations=imputations, seed=seed,
         level=level)
+    t0 = time.perf_counter()
     sign = 1.0 if direction == "lower_is_better" else -1.0
     shifted = (missing & (prep.wide["_arm"] != reference).to_numpy()).astype(float)[:, None]
+    # Every δ shifts the same imputations, and the analysis design (arm, baseline, covariates) does not
+    # depend on δ: one least-squares solve of all m × len(grid) completed endpoints (one QR of the
+    # design instead of one per δ), then pooled per δ. Each column is the same fit as before.
+    m = completed.shape[1]
+    est_all, var_all, dof = _ancova(prep, np.concatenate([completed + sign * d * shifted for d in grid], axis=1))
     rows = []
-    for d in grid:
-        est, var, dof = _ancova(prep, completed + sign * d * shifted)
+    for j, d in enumerate(grid):
+        est, var = est_all[:, j * m:(j + 1) * m], var_all[:, j * m:(j + 1) * m]
         for i, a in enumerate(prep.arms[1:]):
             pooled = pool_rubin(est[i], var[i], dof, level=mi.level)
             rows.append({"table": "sensitivity", "method": "tipping_point", "delta": d, "outcome": outcome,
@@ -564,7 +576,8 @@ def tipping_point(data: pd.DataFrame, *, outcome: str, arm: str, visit: str, sub
     tipping = pd.DataFrame([_tipping(frame[frame["arm"] == a], a, reference, outcome, alpha, direction)
                             for a in prep.arms[1:]])
     return TippingPointResult(outcome=outcome, reference=reference, direction=direction, deltas=tuple(grid),
-                              alpha=float(alpha), rows=frame, tipping=tipping, imputation=mi)
+                              alpha=float(alpha), rows=frame, tipping=tipping, imputation=mi,
+                              meta={"fit_seconds": time.perf_counter() - t0})
 
 
 def _tipping(rows: pd.DataFrame, arm: str, reference: str, outcome: str, alpha: float, direction: str) -> dict:
