@@ -182,16 +182,17 @@ class Cohort:
                 + " Dates shown are nominal (day 0 = enrolment).")
         excluded: list[dict[str, Any]] = []
         patients = _typed_covariates(patients.reset_index(drop=True).copy(), covariates or {})
-        known = set(patients["patient_id"])
-        assessments, n_orphans = _only_known(assessments, known)
+        keys = _PatientKeys(patients)
+        assessments, n_orphans, a_code = keys.only_known(assessments)
         if n_orphans:
             excluded.append({"table": "assessments", "rows": n_orphans, "reason": "patient not in patients"})
+        s_code = r_code = None
         if sessions is not None:
-            sessions, n_orphans = _only_known(sessions, known)
+            sessions, n_orphans, s_code = keys.only_known(sessions)
             if n_orphans:
                 excluded.append({"table": "sessions", "rows": n_orphans, "reason": "patient not in patients"})
         if prescriptions is not None:
-            prescriptions, n_orphans = _only_known(prescriptions, known)
+            prescriptions, n_orphans, r_code = keys.only_known(prescriptions)
             if n_orphans:
                 excluded.append({"table": "prescriptions", "rows": n_orphans, "reason": "patient not in patients"})
 
@@ -218,31 +219,32 @@ class Cohort:
                 remarks.append(f"No prescriptions export: adherence is measured against the schedule default "
                                f"of {opts.default_sessions_per_week} sessions a week "
                                f"({opts.default_sets} × {opts.default_reps} repetitions).")
-            week = weekly_adherence(sessions, patients, prescriptions, as_of=stamp, options=opts)
-            week = _add_session_weeks(week, sessions, patients, opts)
-            overall = overall_adherence(week)
-            levels = highest_level(sessions)
             schedules = schedules if schedules is not None else load_schedules()
-            fidelity, deviations = progression_fidelity(sessions, patients, schedules)
+            baseline = (select_baseline(scored, patients, outcome="leg_pain", window_days=opts.baseline_window_days)
+                        if "leg_pain" in _summarised(scored, registry, opts) else None)
+            week, overall, levels, fidelity, deviations, flags = _by_patient_blocks(
+                keys, patients, sessions, s_code, prescriptions, r_code, scored, a_code, baseline,
+                schedules=schedules, stamp=stamp, opts=opts)
             unknown = sorted(set(patients["schedule"]) - set(schedules))
             if unknown:
                 remarks.append("No schedule file for " + ", ".join(repr(u) for u in unknown)
                                + ": progression fidelity is not assessed for those patients.")
         week = _add_outcomes_by_week(week, scored, registry)
 
-        outcomes = [o for o in registry.names
-                    if o in opts.instruments and o in scored.columns and scored[o].notna().any()]
+        outcomes = list(_summarised(scored, registry, opts))
         changes = outcome_changes(scored, patients, outcomes=tuple(outcomes), options=opts)
         no_rule = [o for o in outcomes if o in registry.declared and registry[o].mcid is None]
         if no_rule:
             remarks.append("No mcid declared for " + ", ".join(registry.label(o) for o in no_rule)
                            + ": responder status is not classified for it (declare mcid, or give a plan "
                              "responder definition).")
-        baseline = None
-        if "leg_pain" in outcomes:
-            baseline = select_baseline(scored, patients, outcome="leg_pain", window_days=opts.baseline_window_days)
-        flags = stop_and_consult_flags(patients, sessions=sessions, assessments=scored, baseline=baseline,
-                                       thresholds=opts.safety, as_of=stamp)
+        if sessions is None:
+            baseline = None
+            if "leg_pain" in outcomes:
+                baseline = select_baseline(scored, patients, outcome="leg_pain",
+                                           window_days=opts.baseline_window_days)
+            flags = stop_and_consult_flags(patients, sessions=None, assessments=scored, baseline=baseline,
+                                           thresholds=opts.safety, as_of=stamp)
         summary = _summary(patients, changes, overall, levels, fidelity, flags, covariates=covariates or {})
         no_baseline = summary[[f"{o}_baseline" for o in outcomes]].isna().all(axis=1).sum() if outcomes else 0
         if no_baseline:
@@ -328,9 +330,119 @@ def _frames_provenance() -> dict[str, Any]:
             "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")}
 
 
-def _only_known(frame: pd.DataFrame, known: set) -> tuple[pd.DataFrame, int]:
-    keep = frame["patient_id"].isin(known).to_numpy()
-    return frame.loc[keep].reset_index(drop=True), int((~keep).sum())
+#: Sessions per block of patients in :meth:`Cohort.from_frames`: the session measures (adherence,
+#: levels, fidelity, flags) run on one block of whole patients at a time, so their working memory is
+#: bounded by the block, not the cohort. The results do not depend on it (tests/test_cohort.py).
+_BLOCK_SESSIONS = 2_000_000
+
+
+def _summarised(scored: pd.DataFrame, registry: OutcomeRegistry, opts: Options) -> tuple[str, ...]:
+    """Outcomes with a per-patient change summary: in the options' instruments, present and not all missing."""
+    return tuple(o for o in registry.names
+                 if o in opts.instruments and o in scored.columns and scored[o].notna().any())
+
+
+class _PatientKeys:
+    """Each row's patient as a position in the patients sorted by code (-1: not a patient).
+
+    Integer codes are found once per frame (from the category codes when ``patient_id`` is
+    categorical) and reused to drop unknown patients and to cut the frames into blocks of patients."""
+
+    def __init__(self, patients: pd.DataFrame) -> None:
+        ids = patients["patient_id"]
+        #: codes are usable for blocks only when the patient codes are unique and present (otherwise the
+        #: measures raise their own errors on the whole frames)
+        self.clean = bool(ids.notna().all() and ids.is_unique)
+        self.order = np.argsort(ids.to_numpy(), kind="stable") if self.clean else None
+        self.index = pd.Index(ids.iloc[self.order]) if self.clean else None
+        self.known = None if self.clean else set(ids)
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            where = np.r_[self.index.get_indexer(values.cat.categories), -1]
+            codes = values.cat.codes.to_numpy()
+            return where[np.where(codes >= 0, codes, len(where) - 1)]
+        codes, uniques = pd.factorize(values)
+        where = np.r_[self.index.get_indexer(uniques), -1]
+        return where[np.where(codes >= 0, codes, len(where) - 1)]
+
+    def only_known(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, int, np.ndarray | None]:
+        """The rows of known patients (fresh RangeIndex), how many were dropped, and their codes."""
+        if not self.clean:
+            keep = frame["patient_id"].isin(self.known).to_numpy()
+            return frame.loc[keep].reset_index(drop=True), int((~keep).sum()), None
+        code = self.codes(frame["patient_id"])
+        keep = code >= 0
+        n_out = int((~keep).sum())
+        if not n_out:
+            return frame.reset_index(drop=True), 0, code
+        return frame.loc[keep].reset_index(drop=True), n_out, code[keep]
+
+
+class _Rows:
+    """The rows of one frame for a range of patient codes (a slice when the frame is sorted by patient)."""
+
+    def __init__(self, frame: pd.DataFrame | None, code: np.ndarray | None, n: int) -> None:
+        self.frame = frame
+        if frame is None:
+            return
+        ordered = bool(len(code) < 2 or (code[1:] >= code[:-1]).all())
+        self.order = None if ordered else np.argsort(code, kind="stable")
+        self.bounds = np.searchsorted(code if ordered else code[self.order], np.arange(n + 1))
+
+    def __call__(self, lo: int, hi: int) -> pd.DataFrame | None:
+        if self.frame is None:
+            return None
+        a, b = self.bounds[lo], self.bounds[hi]
+        if self.order is None:
+            return self.frame.iloc[a:b]
+        return self.frame.iloc[self.order[a:b]]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Row-bind block results (blocks without rows only when all are empty, so the dtypes stay)."""
+    full = [f for f in frames if len(f)]
+    if len(full) == 1:
+        return full[0].reset_index(drop=True)
+    return pd.concat(full or frames[:1], ignore_index=True)
+
+
+def _by_patient_blocks(keys: _PatientKeys, patients: pd.DataFrame, sessions: pd.DataFrame, s_code: np.ndarray | None,
+                       prescriptions: pd.DataFrame | None, r_code: np.ndarray | None, scored: pd.DataFrame,
+                       a_code: np.ndarray | None, baseline: pd.DataFrame | None, *, schedules: dict,
+                       stamp: pd.Timestamp, opts: Options) -> tuple[pd.DataFrame, ...]:
+    """The session measures (patient weeks, overall adherence, levels, fidelity, deviations, flags) computed on
+    blocks of whole patients of about `_BLOCK_SESSIONS` sessions each, and bound in patient order.
+
+    Every measure is per patient (``as_of`` is fixed), so the blocks give the frames of one run over
+    everyone; flags are re-sorted by priority (stable, so patient and date order stay)."""
+    n = len(patients)
+    if keys.clean and n and len(sessions) > _BLOCK_SESSIONS:
+        per_patient = np.bincount(s_code, minlength=n)
+        cut = np.searchsorted(np.cumsum(per_patient), np.arange(_BLOCK_SESSIONS, len(sessions), _BLOCK_SESSIONS),
+                              side="right")
+        bounds = np.unique(np.r_[0, cut, n])
+        b_code = keys.codes(baseline["patient_id"]) if baseline is not None else None
+        pick_p = _Rows(patients, np.argsort(keys.order, kind="stable"), n)
+        pick_s, pick_r = _Rows(sessions, s_code, n), _Rows(prescriptions, r_code, n)
+        pick_a, pick_b = _Rows(scored, a_code, n), _Rows(baseline, b_code, n)
+        blocks = [(pick_p(lo, hi), pick_s(lo, hi), pick_r(lo, hi), pick_a(lo, hi), pick_b(lo, hi))
+                  for lo, hi in zip(bounds[:-1], bounds[1:])]
+    else:
+        blocks = [(patients, sessions, prescriptions, scored, baseline)]
+    parts: list[list[pd.DataFrame]] = [[] for _ in range(6)]
+    for p, s, r, a, b in blocks:
+        week = weekly_adherence(s, p, r, as_of=stamp, options=opts)
+        week = _add_session_weeks(week, s, p, opts)
+        fidelity, deviations = progression_fidelity(s, p, schedules)
+        flags = stop_and_consult_flags(p, sessions=s, assessments=a, baseline=b, thresholds=opts.safety,
+                                       as_of=stamp)
+        for i, f in enumerate((week, overall_adherence(week), highest_level(s), fidelity, deviations, flags)):
+            parts[i].append(f)
+    out = [_concat(f) for f in parts]
+    if len(blocks) > 1:
+        out[5] = out[5].sort_values("priority", kind="stable", ignore_index=True)
+    return tuple(out)
 
 
 def _with_scores(assessments: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:

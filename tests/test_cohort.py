@@ -112,3 +112,77 @@ def test_simulated_adherence_and_levels_come_back():
     assert (weekly["level"] == np.minimum(1 + weekly["week"], sim.truth.max_level)).all()
     assert c.patient_summary["fidelity_followed"].all()
     assert set(c.flags["rule"]) >= {"severe_pain", "session_flare"}
+
+
+def _messy_simulation(n: int, seed: int):
+    """Simulated frames with level moves off schedule, missing pains, red flags, unknown patients, rows shuffled."""
+    from outcomes.simulate import simulate
+
+    sim = simulate(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    s = sim.sessions.copy()
+    moved = rng.random(len(s)) < 0.02
+    s["level"] = s["level"].where(~moved, (s["level"] + rng.integers(-1, 3, len(s))).clip(1, 7))
+    for col in ("pain_before", "pain_after"):
+        s[col] = s[col].mask(rng.random(len(s)) < 0.01)
+    stray = s.iloc[:20].assign(patient_id="Z999")
+    s = pd.concat([s, stray], ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    a = sim.assessments.copy()
+    a["rf_saddle_anaesthesia"] = a["rf_saddle_anaesthesia"] | (rng.random(len(a)) < 0.01)
+    a["leg_pain"] = a["leg_pain"].mask(rng.random(len(a)) < 0.05, 10)
+    return sim.patients, a, s, sim.prescriptions
+
+
+def _frames_equal(a: pd.DataFrame, b: pd.DataFrame, *, check_dtype: bool = True) -> None:
+    if not check_dtype:  # categories and narrow integers compare by value
+        a, b = (f.apply(lambda c: c.astype(object) if isinstance(c.dtype, pd.CategoricalDtype) else c) for f in (a, b))
+    pd.testing.assert_frame_equal(a, b, check_dtype=check_dtype, check_categorical=False, rtol=1e-12, atol=1e-12)
+
+
+def test_blocks_of_patients_give_the_cohort_of_one_pass(monkeypatch):
+    """The session measures run on blocks of whole patients; any block size gives the same tables."""
+    import outcomes.cohort as cohort_module
+
+    patients, assessments, sessions, prescriptions = _messy_simulation(150, seed=11)
+    one = Cohort.from_frames(patients, assessments, sessions=sessions, prescriptions=prescriptions)
+    monkeypatch.setattr(cohort_module, "_BLOCK_SESSIONS", 1_500)  # about 10 blocks
+    calls = []
+    weekly = cohort_module.weekly_adherence
+    monkeypatch.setattr(cohort_module, "weekly_adherence", lambda *a, **k: calls.append(1) or weekly(*a, **k))
+    blocks = Cohort.from_frames(patients, assessments, sessions=sessions, prescriptions=prescriptions)
+    assert len(calls) >= 5
+    assert len(one.deviations) and one.flags["rule"].nunique() >= 5 and len(one.excluded)
+    for name in ("patient_week", "patient_summary", "flags", "deviations", "changes", "assessments"):
+        _frames_equal(getattr(one, name), getattr(blocks, name))
+    assert one.remarks == blocks.remarks
+
+
+def test_narrow_and_wide_dtypes_give_the_same_cohort():
+    """Categorical codes and small integers (as a memory-lean loader gives them) change no number: the
+    per-patient summary, flags, patient weeks (adherence) and deviations equal those from object text and
+    int64/float64 columns."""
+    patients, assessments, sessions, prescriptions = _messy_simulation(120, seed=12)
+    small = {"level": "Int8", "sets_done": "Int8", "reps_done": "Int16", "pain_before": "Int8", "pain_after": "Int8",
+             "sessions_per_week": "Int8", "sets": "Int8", "reps": "Int16", "age_years": "Int16"}
+
+    def retype(frame: pd.DataFrame, narrow: bool) -> pd.DataFrame:
+        out = {}
+        for c in frame.columns:
+            col = frame[c]
+            if col.dtype == "str" or col.dtype == object:
+                out[c] = col.astype("category") if narrow else col.astype(object)
+            elif c in small or (c in assessments.columns and isinstance(col.dtype, pd.Int64Dtype)):
+                out[c] = col.astype(small.get(c, "Int8")) if narrow else col.astype("float64")
+            else:
+                out[c] = col
+        return pd.DataFrame(out)
+
+    built = [Cohort.from_frames(*(retype(f, narrow) for f in (patients, assessments)),
+                                sessions=retype(sessions, narrow), prescriptions=retype(prescriptions, narrow))
+             for narrow in (True, False)]
+    narrow, wide = built
+    assert isinstance(narrow.sessions["patient_id"].dtype, pd.CategoricalDtype)
+    assert wide.sessions["pain_before"].dtype == "float64"
+    for name in ("patient_summary", "flags", "patient_week", "deviations"):
+        _frames_equal(getattr(narrow, name), getattr(wide, name), check_dtype=False)
+    assert narrow.patient_summary["adherence"].notna().all() and len(narrow.flags) > 100
