@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -23,6 +24,10 @@ from ._common import (
 )
 from ...measures.safety import patient_flag_summary
 from .suppression import suppress_counts
+
+#: While `compute_audit` runs: its per-patient indicators by (cohort id, outcome), computed once and
+#: shared by every table (each would otherwise recompute them from the patient weeks and flags).
+_INDICATORS: ContextVar[dict | None] = ContextVar("_INDICATORS", default=None)
 
 _PROPORTION_TARGETS = ("prom_completion", "adherence", "responder", "dropout", "fidelity", "active_flag")
 
@@ -237,6 +242,16 @@ def patient_indicators(cohort: Cohort, *, outcome: str | None = None) -> pd.Data
     _check_cohort(cohort)
     outcome = default_outcome(cohort) if outcome is None else outcome
     _check_outcome(cohort, outcome)
+    cache = _INDICATORS.get()
+    if cache is None:
+        return _patient_indicators(cohort, outcome)
+    key = (id(cohort), outcome)
+    if key not in cache:
+        cache[key] = _patient_indicators(cohort, outcome)
+    return cache[key].copy(deep=False)  # copy-on-write: a caller's change never reaches the cache
+
+
+def _patient_indicators(cohort: Cohort, outcome: str) -> pd.DataFrame:
     s = cohort.patient_summary
     opts = cohort.options
     out = s[[c for c in ("patient_id", *GROUPINGS, "status") if c in s.columns]].copy()

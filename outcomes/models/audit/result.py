@@ -22,7 +22,8 @@ from ..results import ModelResult
 from ._common import _check_outcome
 from .casemix import casemix_model, casemix_oe
 from .funnel import funnel_data
-from .kpis import DEFAULT_TARGETS, GROUPINGS, AuditTargets, audit_kpis, default_outcome, present_groupings
+from .kpis import (DEFAULT_TARGETS, GROUPINGS, _INDICATORS, AuditTargets, audit_kpis, default_outcome,
+                   present_groupings)
 from .spc import spc_data
 from .suppression import suppress_counts
 
@@ -306,6 +307,16 @@ def compute_audit(cohort: Cohort, *, dataset: Dataset | None = None, targets: Au
     if not isinstance(targets, AuditTargets):
         raise TypeError(f"targets must be an AuditTargets, got {type(targets).__name__}")
     levels = tuple(levels)  # type: ignore[assignment]
+    token = _INDICATORS.set({})  # the per-patient indicators are computed once for every table below
+    try:
+        return _compute_audit(cohort, dataset=dataset, targets=targets, k=k, outcome=outcome, levels=levels,
+                              overdispersion=overdispersion, spc_period=spc_period)
+    finally:
+        _INDICATORS.reset(token)
+
+
+def _compute_audit(cohort: Cohort, *, dataset: Dataset | None, targets: AuditTargets, k: int, outcome: str | None,
+                   levels: tuple[float, float], overdispersion: bool, spc_period: str) -> AuditResult:
     outcome = default_outcome(cohort) if outcome is None else outcome
     _check_outcome(cohort, outcome)
     groupings = present_groupings(cohort)
