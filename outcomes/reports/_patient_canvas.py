@@ -493,7 +493,7 @@ def _embed_dejavu(obj: Any, stream_obj: Any, key: tuple[bool, bool], used: set[i
     opts.retain_gids = True  # glyph ids stay those of the full font: the content stream uses them
     opts.notdef_outline = True
     opts.name_IDs = ["*"]
-    opts.drop_tables += ["GSUB", "GPOS", "GDEF", "kern"]
+    opts.drop_tables += ["GSUB", "GPOS", "GDEF", "kern", "FFTM"]
     sub = subset.Subsetter(opts)
     order = full.getGlyphOrder()
     sub.populate(glyphs=[order[g] for g in sorted(used)])
