@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import SESSIONS, VALID, write_dataset
 
@@ -291,6 +292,27 @@ def test_write_reports_in_two_processes_with_progress(cohort, tmp_path, capsys):
     html = (out / "patient-P002.html").read_text("utf-8")
     assert "P002-secret-note" in html and "worse after" not in html
     assert "\rpatient reports: 2/2" in capsys.readouterr().err
+
+
+def test_a_worker_chunk_builds_the_same_page_data(busy_cohort):
+    """Workers get a few patients' rows, not the cohort, and must build exactly the parent's page data."""
+    import pickle
+
+    from outcomes.reports import patient as rp
+
+    src = rp._Sources(busy_cohort)
+    chunk = pickle.loads(pickle.dumps(src.chunk(["P003", "P001"])))
+    assert len(chunk.cohort.patient_summary) == 2 and "P002" not in set(chunk.cohort.assessments["patient_id"])
+    for pid in ("P001", "P003"):
+        full, part = rp._report_data(src, pid), rp._report_data(chunk, pid)
+        assert part.keys() == full.keys()
+        for key in full:
+            if isinstance(full[key], pd.DataFrame) or full[key] is None or key == "expected":
+                continue
+            assert part[key] == full[key], key
+        pd.testing.assert_frame_equal(part["assessments"], full["assessments"])
+        pd.testing.assert_frame_equal(part["sessions"], full["sessions"])
+        assert part["index"] == full["index"] and rp._index_row(part) == rp._index_row(full)
 
 
 def test_progress_is_silent_when_stderr_is_not_a_terminal(cohort, tmp_path, capsys):

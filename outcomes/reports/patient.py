@@ -90,6 +90,8 @@ _EXPECTED_WORDS = {"ahead": "ahead", "on_track": "on track", "behind": "behind",
 _NO_SESSIONS = ("No sessions export was provided, so adherence, glide level, session flags and "
                 "disengagement cannot be shown for this patient.")
 _NOTES_SHOWN = 3
+#: Most patients a worker process builds and writes per task (fewer for small batches, so every worker gets some).
+_CHUNK = 25
 
 # ====================================================================== data
 
@@ -155,12 +157,52 @@ class _Sources:
             last.append(cohort.sessions.groupby("patient_id")["performed_at"].max().dt.normalize())
         self.last_data = pd.concat(last).groupby(level=0).max()
 
+    def frame(self, name: str) -> pd.DataFrame | None:
+        return {"assessments": self.cohort.assessments, "flags": self.cohort.flags,
+                "summary": self.cohort.patient_summary, "sessions": self.cohort.sessions}[name]
+
     def rows(self, name: str, pid: str) -> pd.DataFrame | None:
-        frame = {"assessments": self.cohort.assessments, "flags": self.cohort.flags,
-                 "summary": self.cohort.patient_summary, "sessions": self.cohort.sessions}[name]
+        frame = self.frame(name)
         if frame is None:
             return None
         return frame.take(self.pos[name].get(pid, np.empty(0, dtype=np.intp)))
+
+    def chunk(self, ids: list[str]) -> _Sources:
+        """The same sources for ``ids`` only (picklable, small): what a worker process needs to build
+        those patients' pages itself, so building page data runs on every core, not only in the parent."""
+        new = object.__new__(_Sources)
+        empty = np.empty(0, dtype=np.intp)
+        # only the columns a page reads (a sessions export has many more, and they all travel to the worker)
+        keep = {"assessments": ["patient_id", "assessed_on", *dict.fromkeys(self.plotted + self.tabled)],
+                "sessions": ["patient_id", "session_id", "performed_at", "level", "note"]}
+        frames = {}
+        for name in self.pos:
+            part = self.frame(name).take(np.concatenate([self.pos[name].get(p, empty) for p in ids]))
+            if name in keep:
+                part = part[[c for c in keep[name] if c in part.columns]]
+            frames[name] = part.reset_index(drop=True)
+        c = self.cohort
+        wanted = set(ids)
+        new.cohort = _ChunkCohort(
+            options=c.options, outcomes=c.outcomes, as_of=c.as_of, time=c.time, provenance=c.provenance,
+            patients=c.patients[c.patients["patient_id"].isin(wanted)].reset_index(drop=True),
+            changes=c.changes[c.changes["patient_id"].isin(wanted)].reset_index(drop=True) if len(c.changes)
+            else c.changes,
+            assessments=frames["assessments"], flags=frames["flags"], patient_summary=frames["summary"],
+            sessions=frames.get("sessions"))
+        new.pos = {name: _positions(f) for name, f in frames.items()}
+        new.plotted, new.tabled, new.expected = self.plotted, self.tabled, self.expected
+        new.expected_rows = self.expected_rows[self.expected_rows.index.isin(wanted)]
+        new.safety = self.safety[self.safety.index.isin(wanted)]
+        new.last_data = self.last_data[self.last_data.index.isin(wanted)]
+        return new
+
+
+class _ChunkCohort:
+    """The parts of a :class:`~outcomes.cohort.Cohort` that :func:`_report_data` reads, for a few patients."""
+
+    def __init__(self, **parts: Any) -> None:
+        self.__dict__.update(parts)
 
 
 def _positions(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -497,11 +539,21 @@ def render_patient_html(data: dict[str, Any], path: str | os.PathLike[str]) -> P
 
 
 def _render_both(data: dict[str, Any], pdf_path: str, html_path: str) -> str:
-    """Worker: draw the page once, write the PDF and the HTML (plots cut from the same drawing)."""
+    """Draw the page once, write the PDF and the HTML (plots cut from the same drawing)."""
     page = _page(data)
     atomic_write_bytes(pdf_path, page.pdf_bytes())
     _html.write_html(_html_text(data, page.slot_images()), html_path)
     return data["patient_id"]
+
+
+def _render_chunk(src: _Sources, paths: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """Worker: build and write the reports of a few patients (``(id, pdf, html)``); their index rows."""
+    rows = []
+    for pid, pdf_path, html_path in paths:
+        d = _report_data(src, pid)
+        _render_both(d, pdf_path, html_path)
+        rows.append(_index_row(d))
+    return rows
 
 
 # ====================================================================== batch
@@ -545,37 +597,43 @@ def write_patient_reports(cohort: Cohort, out_dir: str | os.PathLike[str], *,
     index_path = output_path(out, "index.html")
     csv_path = output_path(out, "index.csv")
     src = _Sources(cohort, None if patient_ids is None else ids)
-    datas: Iterator[dict[str, Any]] = (_report_data(src, pid) for pid in ids)
     show = _progress_printer(len(ids), progress)
-    rows = []
+    rows: list[dict[str, Any]] = []
     done = 0
     show(0)
     if jobs == 1:
-        for d in datas:
-            _render_both(d, str(paths[d["patient_id"]]["pdf"]), str(paths[d["patient_id"]]["html"]))
+        for pid in ids:
+            d = _report_data(src, pid)
+            _render_both(d, str(paths[pid]["pdf"]), str(paths[pid]["html"]))
             rows.append(_index_row(d))
             done += 1
             show(done)
     else:
         import multiprocessing as mp
 
+        # Each worker gets a few patients' rows of the cohort (not the cohort) and builds their page
+        # data itself: building the data is most of a page's cost, so it must run on every core.
+        size = max(1, min(_CHUNK, math.ceil(len(ids) / (4 * jobs))))
+        chunks: Iterator[list[str]] = (ids[i:i + size] for i in range(0, len(ids), size))
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
                                  initializer=_worker_init) as pool:
             pending: set[Future] = set()
-            for d in datas:
-                p = paths[d["patient_id"]]
-                pending.add(pool.submit(_render_both, d, str(p["pdf"]), str(p["html"])))
-                rows.append(_index_row(d))
-                if len(pending) >= 4 * jobs:
+
+            def collect(finished: Iterable[Future]) -> None:
+                nonlocal done
+                for f in finished:
+                    got = f.result()
+                    rows.extend(got)
+                    done += len(got)
+                    show(done)
+
+            for chunk in chunks:
+                work = [(pid, str(paths[pid]["pdf"]), str(paths[pid]["html"])) for pid in chunk]
+                pending.add(pool.submit(_render_chunk, src.chunk(chunk), work))
+                if len(pending) >= 2 * jobs:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        f.result()
-                        done += 1
-                        show(done)
-            for f in pending:
-                f.result()
-                done += 1
-                show(done)
+                    collect(finished)
+            collect(pending)
     rows.sort(key=_index_sort_key)
     expected = src.expected
     index = _html.render("index.html.j2", rows=rows, as_of=_day(cohort.as_of),
