@@ -496,7 +496,54 @@ def _assessment_weeks(scored: pd.DataFrame, patients: pd.DataFrame, as_of: pd.Ti
 
 def _add_session_weeks(week: pd.DataFrame, sessions: pd.DataFrame, patients: pd.DataFrame,
                        opts: Options) -> pd.DataFrame:
-    """Level (highest that week) and flares (pain_after − pain_before ≥ 2 or response "worse") by patient-week."""
+    """Level (highest that week) and flares (pain_after − pain_before ≥ 2 or response "worse") by patient-week.
+
+    ``week`` is `weekly_adherence` output (each patient's weeks 0, 1, ... in a run of rows), so a
+    session's row is found by arithmetic, not by a merge on text keys."""
+    pid_codes, ids = pd.factorize(week["patient_id"])
+    n_rows = len(week)
+    starts = np.flatnonzero(np.r_[True, pid_codes[1:] != pid_codes[:-1]]) if n_rows else np.zeros(0, np.int64)
+    n_weeks = np.diff(np.r_[starts, n_rows])
+    if len(starts) != len(ids) or not np.array_equal(week["week"].to_numpy(), np.arange(n_rows) - np.repeat(starts, n_weeks)):
+        return _add_session_weeks_by_merge(week, sessions, patients, opts)
+    codes, uniques = pd.factorize(sessions["patient_id"])
+    where = np.r_[pd.Index(ids).get_indexer(uniques), -1]
+    code = where[np.where(codes >= 0, codes, len(where) - 1)]
+    enrolled = patients.drop_duplicates("patient_id").set_index("patient_id")["enrolled_on"].reindex(ids)
+    enrolled_day = enrolled.to_numpy(dtype="datetime64[us]").astype("datetime64[D]").astype(np.int64)
+    stamp = sessions["performed_at"]
+    if isinstance(stamp.dtype, pd.DatetimeTZDtype):
+        stamp = stamp.dt.tz_localize(None)
+    day = stamp.to_numpy(dtype="datetime64[us]").astype("datetime64[D]").astype(np.int64)
+    ok = (code >= 0) & (day != np.iinfo(np.int64).min)
+    wk = np.where(ok, (day - enrolled_day[np.maximum(code, 0)]) // 7, -1)
+    ok &= (wk >= 0) & (wk < n_weeks[np.maximum(code, 0)])
+    row = starts[code[ok]] + wk[ok]
+    level = pd.to_numeric(sessions["level"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[ok]
+    top = np.full(n_rows, np.nan)
+    np.fmax.at(top, row, level)
+    flare = np.zeros(len(sessions), bool)
+    if "pain_after" in sessions.columns and "pain_before" in sessions.columns:
+        with np.errstate(invalid="ignore"):
+            flare = ((pd.to_numeric(sessions["pain_after"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                      - pd.to_numeric(sessions["pain_before"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+                     >= opts.safety.flare_rise)
+    if "response" in sessions.columns:
+        worse = sessions["response"].eq("worse")
+        flare |= worse.fillna(False).to_numpy(dtype=bool) if worse.dtype != bool else worse.to_numpy()
+    out = week.copy()
+    # the level in force carries over weeks without a session (never from one patient to the next)
+    anchor = ~np.isnan(top)
+    anchor[starts] = True
+    carried = top[np.maximum.accumulate(np.where(anchor, np.arange(n_rows), 0))] if n_rows else top
+    out["level"] = pd.array(carried, dtype="Int64")
+    out["flares"] = np.bincount(row, weights=flare[ok], minlength=n_rows).astype("int64")
+    return out
+
+
+def _add_session_weeks_by_merge(week: pd.DataFrame, sessions: pd.DataFrame, patients: pd.DataFrame,
+                                opts: Options) -> pd.DataFrame:
+    """`_add_session_weeks` for a patient-week frame of any shape (a merge on patient and week)."""
     s = _add_weeks(sessions[["patient_id", "performed_at", "level"]
                             + [c for c in ("pain_before", "pain_after", "response") if c in sessions.columns]],
                    patients, "performed_at")
