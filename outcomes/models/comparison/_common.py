@@ -157,6 +157,14 @@ def _arms(data: pd.DataFrame, reference: str, *, what: str) -> tuple[pd.DataFram
                for s in small]
     out = data[data["schedule"].astype(str).isin(keep)].copy()
     out["schedule"] = pd.Categorical(out["schedule"].astype(str), categories=keep)
+    # Text covariates (sex, site) as categoricals of the levels present, sorted: the design patsy builds
+    # is the same as from text (it sorts the values it sees), but it reads a categorical's codes instead
+    # of testing every value for missingness in Python (~145,000 calls per comparison at 20,000 patients).
+    for col in out.columns:
+        if col not in ("patient_id", "schedule") and (pd.api.types.is_string_dtype(out[col])
+                                                       and not isinstance(out[col].dtype, pd.CategoricalDtype)):
+            levels = sorted(out[col].dropna().unique())
+            out[col] = pd.Categorical(out[col], categories=levels)
     return out.reset_index(drop=True), remarks
 
 
