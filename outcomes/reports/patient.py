@@ -139,7 +139,8 @@ class _Sources:
         from ..models.expected import expected_recovery
 
         self.cohort = cohort
-        frames = {"assessments": cohort.assessments, "flags": cohort.flags, "summary": cohort.patient_summary}
+        frames = {"assessments": cohort.assessments, "flags": cohort.flags, "summary": cohort.patient_summary,
+                  "patients": cohort.patients, "changes": cohort.changes}
         if cohort.sessions is not None:
             frames["sessions"] = cohort.sessions
         if ids is not None:  # one or a few patients: boolean masks beat a full groupby
@@ -148,6 +149,11 @@ class _Sources:
         else:
             self.pos = {name: _positions(f) for name, f in frames.items()}
         self.plotted, self.tabled = _shown_outcomes(cohort)
+        # only the columns a page reads: taking a patient's rows of a wide export costs per column
+        keep = {"assessments": ["patient_id", "assessed_on", *dict.fromkeys(self.plotted + self.tabled)],
+                "sessions": ["patient_id", "session_id", "performed_at", "level", "note"]}
+        self.narrow = {name: frames[name][[c for c in cols if c in frames[name].columns]]
+                       for name, cols in keep.items() if name in frames}
         primary = self.plotted[0] if self.plotted else None
         self.expected = expected_recovery(cohort, outcome=primary)
         self.expected_rows = self.expected.patients(cohort).set_index("patient_id")
@@ -158,8 +164,11 @@ class _Sources:
         self.last_data = pd.concat(last).groupby(level=0).max()
 
     def frame(self, name: str) -> pd.DataFrame | None:
+        if name in self.narrow:
+            return self.narrow[name]
         return {"assessments": self.cohort.assessments, "flags": self.cohort.flags,
-                "summary": self.cohort.patient_summary, "sessions": self.cohort.sessions}[name]
+                "summary": self.cohort.patient_summary, "sessions": self.cohort.sessions,
+                "patients": self.cohort.patients, "changes": self.cohort.changes}[name]
 
     def rows(self, name: str, pid: str) -> pd.DataFrame | None:
         frame = self.frame(name)
@@ -172,25 +181,18 @@ class _Sources:
         those patients' pages itself, so building page data runs on every core, not only in the parent."""
         new = object.__new__(_Sources)
         empty = np.empty(0, dtype=np.intp)
-        # only the columns a page reads (a sessions export has many more, and they all travel to the worker)
-        keep = {"assessments": ["patient_id", "assessed_on", *dict.fromkeys(self.plotted + self.tabled)],
-                "sessions": ["patient_id", "session_id", "performed_at", "level", "note"]}
         frames = {}
-        for name in self.pos:
+        for name in self.pos:  # assessments and sessions: only the columns a page reads (self.narrow)
             part = self.frame(name).take(np.concatenate([self.pos[name].get(p, empty) for p in ids]))
-            if name in keep:
-                part = part[[c for c in keep[name] if c in part.columns]]
             frames[name] = part.reset_index(drop=True)
         c = self.cohort
         wanted = set(ids)
         new.cohort = _ChunkCohort(
             options=c.options, outcomes=c.outcomes, as_of=c.as_of, time=c.time, provenance=c.provenance,
-            patients=c.patients[c.patients["patient_id"].isin(wanted)].reset_index(drop=True),
-            changes=c.changes[c.changes["patient_id"].isin(wanted)].reset_index(drop=True) if len(c.changes)
-            else c.changes,
-            assessments=frames["assessments"], flags=frames["flags"], patient_summary=frames["summary"],
+            patients=frames["patients"], changes=frames["changes"], assessments=frames["assessments"], flags=frames["flags"], patient_summary=frames["summary"],
             sessions=frames.get("sessions"))
         new.pos = {name: _positions(f) for name, f in frames.items()}
+        new.narrow = {}
         new.plotted, new.tabled, new.expected = self.plotted, self.tabled, self.expected
         new.expected_rows = self.expected_rows[self.expected_rows.index.isin(wanted)]
         new.safety = self.safety[self.safety.index.isin(wanted)]
@@ -303,7 +305,7 @@ def _report_data(src: _Sources, pid: str) -> dict[str, Any]:
             "baseline": _f(row.get(f"{o}_baseline")), "mic": mic,
             "available": o in present and bool(assessments[o].notna().any())}
 
-    ch = cohort.changes[cohort.changes["patient_id"] == pid].set_index("outcome") if len(cohort.changes) else None
+    ch = src.rows("changes", pid).set_index("outcome") if len(cohort.changes) else None
     table = []
     for o in src.tabled:
         if f"{o}_baseline" not in row.index:
@@ -424,9 +426,9 @@ def _expected(src: _Sources, pid: str, instruments: dict[str, Any], x_max: float
     if ex is None or base is None:
         out["text"] = f"No expected range: this patient has no baseline {label} score."
         return out
-    ch = src.cohort.changes
-    r = ch[(ch["patient_id"] == pid) & (ch["outcome"] == e.outcome)]
-    enrolled = pd.Timestamp(src.cohort.patients.set_index("patient_id").loc[pid, "enrolled_on"])
+    ch = src.rows("changes", pid)
+    r = ch[ch["outcome"] == e.outcome]
+    enrolled = pd.Timestamp(src.rows("patients", pid)["enrolled_on"].iloc[0])
     t0 = (pd.Timestamp(r["baseline_date"].iloc[0]) - enrolled).days / 7 if len(r) else 0.0
     weeks = np.linspace(t0, x_max, max(int((x_max - t0) * 4) + 1, 2))
     band = e.band(str(ex["schedule"]), base, weeks, baseline_week=t0)
