@@ -575,6 +575,22 @@ def _add_outcomes_by_week(week: pd.DataFrame, scored: pd.DataFrame, registry: Ou
     return week.merge(a, on=["patient_id", "week"], how="left")
 
 
+def _rules_by_patient(flags: pd.DataFrame) -> pd.Series:
+    """Each patient's flag rules, "; "-joined in the order they first appear in ``flags`` (for the
+    cohort's flags: priority order), without a Python call per patient."""
+    d = flags[["patient_id", "rule"]].drop_duplicates()
+    codes, ids = pd.factorize(d["patient_id"], sort=True)
+    order = np.argsort(codes, kind="stable")
+    c, r = codes[order], d["rule"].to_numpy(dtype=object)[order]
+    start = np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, bool)
+    pos = np.arange(len(c)) - np.flatnonzero(start)[np.cumsum(start) - 1]
+    text = np.full(len(ids), "", dtype=object)
+    for j in range(int(pos.max()) + 1 if len(pos) else 0):
+        at = pos == j
+        text[c[at]] = text[c[at]] + "; " + r[at] if j else r[at]
+    return pd.Series(text, index=ids, dtype="str")
+
+
 def _summary(patients: pd.DataFrame, changes: pd.DataFrame, overall: pd.DataFrame | None,
              levels: pd.DataFrame | None, fidelity: pd.DataFrame | None, flags: pd.DataFrame, *,
              covariates: dict[str, str] | None = None) -> pd.DataFrame:
@@ -601,8 +617,8 @@ def _summary(patients: pd.DataFrame, changes: pd.DataFrame, overall: pd.DataFram
             columns={"followed": "fidelity_followed", "n_deviations": "fidelity_deviations"})
         out = out.merge(f, on="patient_id", how="left")
     if len(flags):
-        agg = flags.groupby("patient_id").agg(n_flags=("rule", "size"), most_urgent=("priority", "min"),
-                                              flag_rules=("rule", lambda r: "; ".join(dict.fromkeys(r))))
+        agg = flags.groupby("patient_id").agg(n_flags=("rule", "size"), most_urgent=("priority", "min"))
+        agg["flag_rules"] = _rules_by_patient(flags).reindex(agg.index)
         out = out.merge(agg.reset_index(), on="patient_id", how="left")
         out["n_flags"] = out["n_flags"].fillna(0).astype("int64")
         out["most_urgent"] = out["most_urgent"].astype("Int64")

@@ -389,10 +389,21 @@ def _cohort(patients: pd.DataFrame, as_of_day: float) -> _Cohort:
                    last_day=np.maximum(last, -1).astype(np.int64))
 
 
+def _positions(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Position of each value in the unique ``ids`` (-1: absent), hashing each distinct value once
+    (the category codes of a categorical)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values)
+    where = np.r_[ids.get_indexer(uniques), -1]
+    return where[np.where(codes >= 0, codes, len(where) - 1)]
+
+
 def _locate_sessions(sessions: pd.DataFrame,
                      cohort: _Cohort) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each session's patient (row of ``cohort``), program day, and whether it is in follow-up."""
-    pidx = cohort.ids.get_indexer(sessions["patient_id"])
+    pidx = _positions(sessions["patient_id"], cohort.ids)
     days = _day_numbers(sessions["performed_at"], "sessions", "performed_at")
     known = (pidx >= 0) & ~np.isnan(days)
     day = np.where(known, np.nan_to_num(days) - cohort.enrolled[np.maximum(pidx, 0)], -1).astype(np.int64)
@@ -404,7 +415,7 @@ def _prescription_dose(prescriptions: pd.DataFrame, cohort: _Cohort) -> dict[str
     """Usable prescriptions as arrays sorted by patient, valid_from and dose."""
     p = prescriptions
     n = len(p)
-    pidx = cohort.ids.get_indexer(p["patient_id"])
+    pidx = _positions(p["patient_id"], cohort.ids)
     day = _day_numbers(p["valid_from"], "prescriptions", "valid_from")
     per_week = _numbers(p["sessions_per_week"], "prescriptions", "sessions_per_week")
     sets = _numbers(p["sets"], "prescriptions", "sets") if "sets" in p.columns else np.full(n, np.nan)

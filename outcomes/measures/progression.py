@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import _check_frame
-from .adherence import _Cohort, _cohort, _dates, _day_numbers, _numbers, _resolve_as_of
+from .adherence import _Cohort, _cohort, _dates, _day_numbers, _numbers, _positions, _resolve_as_of
 from .schedules import SCHEDULE_DIR, Schedule, load_schedule, load_schedules
 
 __all__ = [
@@ -143,7 +143,7 @@ def level_by_day(
     pidx = np.repeat(np.arange(len(cohort.ids)), n_days)
     day = np.arange(total, dtype=np.int64) - first_row[pidx]
 
-    s = _ordered_sessions(sessions, cohort.ids.get_indexer(sessions["patient_id"]))
+    s = _ordered_sessions(sessions, _positions(sessions["patient_id"], cohort.ids))
     s_day = s["date"] - cohort.enrolled[s["key"]]
     inside = (s_day >= 0) & (s_day <= cohort.last_day[s["key"]])
     row = first_row[s["key"][inside]] + s_day[inside]
@@ -267,7 +267,7 @@ def progression_fidelity(
     plan = pd.Index(names, dtype=object).get_indexer(cohort.patients["schedule"].astype(object))
     param = _schedule_table(schedules)
 
-    s = _ordered_sessions(sessions, cohort.ids.get_indexer(sessions["patient_id"]))
+    s = _ordered_sessions(sessions, _positions(sessions["patient_id"], cohort.ids))
     k = s["key"]
     sched = plan[k]
     judged = sched >= 0
@@ -364,13 +364,20 @@ def _ordered_sessions(sessions: pd.DataFrame, key: np.ndarray) -> dict[str, np.n
     levels = _numbers(sessions["level"], "sessions", "level")
     row = np.flatnonzero((np.asarray(key) >= 0) & ~np.isnan(days) & ~np.isnan(levels))
     key = np.asarray(key)[row]
-    order = np.lexsort((time[row], key))
-    tied = (key[order][1:] == key[order][:-1]) & (time[row][order][1:] == time[row][order][:-1])
+    t = time[row]
+    del time
+    if len(key) < 2 or ((key[1:] > key[:-1]) | ((key[1:] == key[:-1]) & (t[1:] >= t[:-1]))).all():
+        order = None  # already by patient and time (the usual export order): no sort
+        tied = (key[1:] == key[:-1]) & (t[1:] == t[:-1])
+    else:
+        order = np.lexsort((t, key))
+        tied = (key[order][1:] == key[order][:-1]) & (t[order][1:] == t[order][:-1])
     if tied.any() and "session_id" in sessions.columns:
         sid = pd.factorize(sessions["session_id"].iloc[row], sort=True)[0]
-        order = np.lexsort((sid, time[row], key))
-    row = row[order]
-    key = key[order]
+        order = np.lexsort((sid, t, key))
+    if order is not None:
+        row = row[order]
+        key = key[order]
     level = levels[row].astype(np.int64)
     first = np.r_[True, key[1:] != key[:-1]] if len(row) else np.zeros(0, bool)
     return {"row": row, "key": key, "date": days[row].astype(np.int64), "level": level,
