@@ -409,11 +409,33 @@ def write_frame_csv(fh: BinaryIO, frame: pd.DataFrame, *, date_columns: tuple[st
         return
     names = [_csv_field(str(_neutral_name(c)), single=len(frame.columns) == 1) for c in frame.columns]
     fh.write((",".join(names) + "\n").encode("utf-8"))
-    for i in range(0, len(frame), chunk_rows):
-        for chunk in _csv_slice(frame.iloc[i:i + chunk_rows], date_columns, datetime_columns).chunks:
+    starts = range(0, len(frame), chunk_rows)
+
+    def text(i: int):
+        return _csv_slice(frame.iloc[i:i + chunk_rows], date_columns, datetime_columns)
+
+    def put(lines) -> None:
+        for chunk in lines.chunks:
             _, offsets, data = chunk.buffers()
             pos = np.frombuffer(offsets, np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
             fh.write(memoryview(data)[pos[0]:pos[-1]])
+
+    if len(starts) < 2:
+        for i in starts:
+            put(text(i))
+        return
+    # Two slices are turned into text at once (Arrow's kernels release the GIL), written in order;
+    # at most two slices' text is held.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2, thread_name_prefix="outcomes-csv") as pool:
+        pending = [pool.submit(text, i) for i in starts[:2]]
+        for i in [*starts[2:], None]:
+            put(pending.pop(0).result())
+            if i is not None:
+                pending.append(pool.submit(text, i))
+        for fut in pending:
+            put(fut.result())
 
 
 def _csv_field(text: str, *, single: bool = False) -> str:
