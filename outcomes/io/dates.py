@@ -129,8 +129,31 @@ def clinic_timezone() -> str:
 SERIAL_MIN, SERIAL_MAX = 20000, 80000
 
 
+def _iso_arrow(candidates: pd.Series) -> pd.Series | None:
+    """Arrow's ISO 8601 parse (about 10x pandas'), used only when it reads every filled value.
+
+    Arrow refuses the whole column at the first value it cannot read (an impossible day, a UTC
+    offset, "2025-1-8"): pandas then parses value by value as before.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(candidates.dtype, pd.StringDtype) or not hasattr(candidates.array, "__arrow_array__"):
+        return None
+    try:
+        stamps = pc.cast(candidates.array.__arrow_array__(), pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    if isinstance(stamps, pa.ChunkedArray):
+        stamps = stamps.combine_chunks()
+    return pd.Series(stamps.to_numpy(zero_copy_only=False), index=candidates.index)
+
+
 def _iso_naive(candidates: pd.Series) -> pd.Series | None:
     """ISO 8601 values parsed (NaT where not ISO); None when any value carries a UTC offset."""
+    fast = _iso_arrow(candidates)
+    if fast is not None:
+        return fast
     try:
         values = pd.to_datetime(candidates, format="ISO8601", errors="coerce")
     except (ValueError, TypeError):  # offsets mixed with naive values
