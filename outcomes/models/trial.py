@@ -51,6 +51,7 @@ from .comparison._common import (
     _check_outcome,
     _check_reference,
     _reference_remark,
+    _reused,
     _schedules,
 )
 from .comparison.responders import RESPONDER_COLUMNS, responder_table
@@ -134,6 +135,11 @@ def assign_visits(cohort: Cohort, *, visits: Sequence[float] | None = None,
     """
     _check_cohort(cohort)
     weeks, window = _visits(cohort, visits, window_days)
+    # compare_schedules asks three times (flow, Table 2, the MMRM's visit frame): computed once there
+    return _reused(cohort, ("visits", tuple(weeks), window), lambda: _assign_visits(cohort, weeks, window))
+
+
+def _assign_visits(cohort: Cohort, weeks: Sequence[float], window: int) -> pd.DataFrame:
     a = cohort.assessments.reset_index(drop=True).copy()
     enrolled = cohort.patients.set_index("patient_id")
     day = ((a["assessed_on"] - a["patient_id"].map(enrolled["enrolled_on"])) / pd.Timedelta(days=1)).to_numpy(float)

@@ -203,8 +203,9 @@ _FRAMES: contextvars.ContextVar[dict[tuple, tuple[Cohort, pd.DataFrame]] | None]
 
 @contextlib.contextmanager
 def reuse_outcome_frames() -> Iterator[None]:
-    """Inside the block, each patient's baseline and value at a week are computed once per cohort,
-    outcome, week and window, and reused (copies) by every analysis that asks again.
+    """Inside the block, each patient's baseline and value at a week (and each assessment's planned
+    visit, :func:`outcomes.models.trial.assign_visits`) are computed once per cohort, outcome, week and
+    window, and reused (copies) by every analysis that asks again.
 
     ``compare_schedules`` runs a dozen analyses on one cohort that each selected the same baseline
     and endpoint again (8 selections, 1.5 s at 20,000 patients). Outside the block nothing is kept,
