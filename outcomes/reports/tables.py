@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io.writers import atomic_write_text, frame_to_csv_text, output_path, prepare_out_dir
+from ..io.writers import atomic_open, atomic_write_text, output_path, prepare_out_dir, write_frame_csv
 from ..models.compare import MODEL_COLUMNS, Comparison, _strict
 
 __all__ = ["write_comparison"]
@@ -32,7 +32,8 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
 
     def put(name: str, frame: pd.DataFrame) -> None:
         p = output_path(out, name)
-        atomic_write_text(p, frame_to_csv_text(frame))
+        with atomic_open(p) as fh:  # streamed by the Arrow writer: the bytes of frame_to_csv_text
+            write_frame_csv(fh, frame)
         written[name] = str(p)
 
     put("models.csv", pd.DataFrame(comparison.rows(), columns=MODEL_COLUMNS))
