@@ -63,7 +63,8 @@ def _enrolment(patients: pd.DataFrame) -> pd.DataFrame:
 
 
 def _observations(scored: pd.DataFrame, enrolled: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """Non-missing values of ``outcome``: patient_id, date, day (since enrolment), value."""
+    """Non-missing values of ``outcome`` of enrolled patients: ``_key`` (the patient's row in ``enrolled``),
+    date, value, day (since enrolment)."""
     if not isinstance(outcome, str):
         raise TypeError(f"outcome must be a column name (str), got {outcome!r}")
     _check_frame(scored, "scored", ["patient_id", "assessed_on", outcome])
@@ -71,29 +72,43 @@ def _observations(scored: pd.DataFrame, enrolled: pd.DataFrame, outcome: str) ->
     value = scored[outcome]
     if pd.api.types.is_bool_dtype(value.dtype) or not pd.api.types.is_numeric_dtype(value.dtype):
         raise TypeError(f"scored[{outcome!r}] must be numeric, got dtype {value.dtype}")
-    obs = pd.DataFrame({"patient_id": scored["patient_id"].to_numpy(),
+    ids = scored["patient_id"]
+    codes, uniques = (ids.cat.codes.to_numpy(), ids.cat.categories) if isinstance(ids.dtype, pd.CategoricalDtype) \
+        else pd.factorize(ids)
+    # integer keys: the patient's position in ``enrolled`` (sorted by patient_id, so ordering by key is
+    # ordering by patient_id); rows of patients not enrolled are dropped after the duplicate check
+    where = np.r_[pd.Index(enrolled["patient_id"]).get_indexer(uniques), -1]
+    obs = pd.DataFrame({"_code": codes,
                         "date": scored["assessed_on"].to_numpy(),
                         "value": value.to_numpy(dtype="float64", na_value=np.nan)})
     obs = obs[obs["value"].notna().to_numpy() & obs["date"].notna().to_numpy()]
-    dup = obs.duplicated(["patient_id", "date"])
+    dup = obs.duplicated(["_code", "date"])
     if dup.any():
         first = obs[dup].iloc[0]
-        raise ValueError(f"scored has more than one {outcome} for patient {first['patient_id']!r} on "
+        pid = uniques[first["_code"]] if first["_code"] >= 0 else None
+        raise ValueError(f"scored has more than one {outcome} for patient {pid!r} on "
                          f"{first['date']:%Y-%m-%d}; the data contract allows one assessment per "
                          "patient and date")
-    obs = obs.merge(enrolled, on="patient_id", how="inner")
-    obs["day"] = (obs["date"] - obs["enrolled_on"]) / _DAY
-    return obs.drop(columns="enrolled_on")
+    code = obs["_code"].to_numpy()
+    key = where[np.where(code >= 0, code, len(where) - 1)]
+    known = key >= 0
+    obs = pd.DataFrame({"_key": key[known], "date": obs["date"].to_numpy()[known],
+                        "value": obs["value"].to_numpy()[known]})
+    obs["day"] = (obs["date"] - enrolled["enrolled_on"].to_numpy()[obs["_key"].to_numpy()]) / _DAY
+    return obs
 
 
 def _one_per_patient(enrolled: pd.DataFrame, picked: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     """Every patient (sorted by id) with the picked row's columns renamed by ``names``; NaN when none."""
-    picked = picked[["patient_id", *names]].rename(columns=names)
-    return enrolled[["patient_id"]].merge(picked, on="patient_id", how="left", validate="one_to_one")
+    at = picked["_key"].to_numpy()
+    out = {"patient_id": enrolled["patient_id"]}
+    for col, name in names.items():
+        out[name] = pd.Series(picked[col].to_numpy(), index=at).reindex(np.arange(len(enrolled))).to_numpy()
+    return pd.DataFrame(out)
 
 
 def _last(obs: pd.DataFrame) -> pd.DataFrame:
-    return obs.sort_values(["patient_id", "date"]).drop_duplicates("patient_id", keep="last")
+    return obs.sort_values(["_key", "date"]).drop_duplicates("_key", keep="last")
 
 
 # --------------------------------------------------------------- selection
@@ -188,7 +203,7 @@ def value_at_week(scored: pd.DataFrame, patients: pd.DataFrame, *, outcome: str,
 def _at_week(obs: pd.DataFrame, enrolled: pd.DataFrame, week: float, window_days: int) -> pd.DataFrame:
     distance = (obs["day"] - 7.0 * week).abs()
     near = obs[distance <= window_days].assign(distance=distance, week=obs["day"] / 7.0)
-    picked = near.sort_values(["patient_id", "distance", "day"]).drop_duplicates("patient_id")
+    picked = near.sort_values(["_key", "distance", "day"]).drop_duplicates("_key")
     return _one_per_patient(enrolled, picked, {"date": "date", "week": "week", "value": "value"})
 
 
