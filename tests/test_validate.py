@@ -69,7 +69,7 @@ def test_nullable_integer_and_boolean_handling(tmp_path):
     ds, r, e = _errors(tmp_path, "assessments", text)
     assert e.empty, e
     a = ds["assessments"]
-    assert str(a["back_pain"].dtype) == "Int64" and a["back_pain"].isna().sum() == 1
+    assert str(a["back_pain"].dtype) == "Int16" and a["back_pain"].isna().sum() == 1
     assert str(a["rf_saddle_anaesthesia"].dtype) == "boolean"
     assert a["rf_saddle_anaesthesia"].tolist() == [False, True, False, False]
     assert a["rf_bladder_bowel"].tolist() == [False, False, False, False]
@@ -188,5 +188,6 @@ def test_accepted_frames_are_new_typed_frames_indexed_by_line(valid_dir):
     s = ds["sessions"]
     assert s.index.name == "line" and s.index.tolist() == [2, 3, 4, 5, 6]
     assert str(s["performed_at"].dtype).startswith("datetime64")
-    assert str(s["level"].dtype) == "Int64"
+    assert str(s["level"].dtype) == "Int16"  # bounded 1-20 in the schema: the narrow type (issue 14)
+    assert str(s["reps_done"].dtype) == "Int32" and str(s["glide_type"].dtype) == "category"
     assert ds["patients"]["enrolled_on"].iloc[0] == pd.Timestamp("2026-01-05")

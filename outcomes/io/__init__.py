@@ -32,7 +32,38 @@ _LAZY = {
     **dict.fromkeys(("ExportResult", "check_links", "validate_read"), ".validate"),
 }
 
-__all__ = sorted({*_LAZY, "EXIT_DATA_PROBLEMS", "EXIT_OK", "EXIT_USAGE", "FileRejected", "OutcomesError",
-                  "UsageError"})
+__all__ = [
+    "ColumnMap",
+    "Dataset",
+    "DatasetDescription",
+    "DeclaredOutcome",
+    "EXIT_DATA_PROBLEMS",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EXPORTS",
+    "ExportResult",
+    "Field",
+    "FileRejected",
+    "OutcomesError",
+    "REQUIRED_EXPORTS",
+    "ReadResult",
+    "RowFilter",
+    "SCHEMA_DIR",
+    "TableSchema",
+    "TimeAxis",
+    "UsageError",
+    "check_links",
+    "load_column_map",
+    "load_dataset",
+    "load_description",
+    "load_schema",
+    "load_schemas",
+    "read_export",
+    "validate_read",
+    "validation_document",
+    "validation_html",
+    "validation_text",
+    "write_validation",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY)

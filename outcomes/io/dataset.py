@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from .description import DatasetDescription, TimeAxis, find_description, load_de
 from .errors import FileRejected, UsageError
 from .readers import SUFFIXES, ColumnMap, find_export, load_column_map, read_export
 from .schema import EXPORTS, REQUIRED_EXPORTS, TableSchema, load_schemas
+from ._chunks import give_back_memory, recover_original_text, validate_in_slices
 from .validate import ExportResult, check_links, validate_read
 
 __all__ = ["Dataset", "load_dataset"]
@@ -53,6 +55,9 @@ class Dataset:
     outcomes: Any = None
     time: TimeAxis = field(default_factory=TimeAxis)
     covariates: dict[str, str] = field(default_factory=dict)
+    #: SHA-256 of each input file by path, computed once (in a background thread while the files are
+    #: parsed: hashlib releases the GIL) and shared by every output's provenance.
+    hashes: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.outcomes is None:
@@ -115,13 +120,22 @@ class Dataset:
     def provenance(self) -> dict[str, Any]:
         from .._version import __version__
 
-        files = {name: {"path": str(r.path), "sha256": _sha256(r.path)}
+        files = {name: {"path": str(r.path), "sha256": self._digest(r.path)}
                  for name, r in self.exports.items() if r.path is not None and r.path.is_file()}
         return {
             "package": "outcomes", "version": __version__,
             "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
             "options": self.options, "inputs": files,
         }
+
+
+    def _digest(self, path: Path) -> str:
+        known = self.hashes.get(str(path))
+        if isinstance(known, Future):
+            known = self.hashes[str(path)] = known.result()
+        if known is None:
+            known = self.hashes[str(path)] = _sha256(path)
+        return known
 
 
 def _sha256(path: Path) -> str:
@@ -206,11 +220,52 @@ def load_dataset(
     options.update(dates.as_dict())
     results: dict[str, ExportResult] = {}
     notes: list[str] = []
-    if desc is not None and desc.layout != "exports":
-        from .layouts import read_declared
+    hashes: dict[str, Any] = {}
+    hasher = ThreadPoolExecutor(1, thread_name_prefix="outcomes-sha256")
+    try:
+        if desc is not None and desc.layout != "exports":
+            from .layouts import read_declared
 
-        results, notes = read_declared(desc, schemas, date_order=date_order, dates=dates)
-    for name in EXPORTS if not results else ():
+            results, notes = read_declared(desc, schemas, date_order=date_order, dates=dates)
+            check_links(results, grace_days=grace_days)
+            for r in results.values():
+                _keep_quarantined_originals(r)
+        else:
+            _read_exports(root, schemas, cmap, results, hashes, hasher, date_order=date_order, dates=dates,
+                          grace_days=grace_days)
+    finally:
+        hasher.shutdown(wait=False)
+    if results["patients"].data is None:
+        notes.append("Links to patients (patient codes, enrolment windows) were not checked "
+                     "because the patients export could not be used.")
+    extra: dict[str, Any] = {}
+    if desc is not None:
+        from ..measures.instruments import BUILTIN_OUTCOMES
+
+        extra = {"description": desc, "outcomes": BUILTIN_OUTCOMES.declare(desc.outcomes), "time": desc.time,
+                 "covariates": dict(desc.covariates)}
+    return Dataset(folder=root, exports=results, options=options, notes=notes, hashes=hashes, **extra)
+
+
+def _keep_quarantined_originals(result: ExportResult) -> None:
+    """Drop the file's text of accepted rows once every rule has run: only quarantined rows are shown
+    as written (the accepted rows live on, typed, in ``data``). Halves what a large export holds."""
+    if result.original is None:
+        return
+    lines = result.errors["line"].unique() if not result.errors.empty else []
+    result.original = result.original.loc[result.original.index.isin(lines)]
+    give_back_memory()
+
+
+def _read_exports(root: Path, schemas: dict[str, TableSchema], cmap: ColumnMap | None,
+                  results: dict[str, ExportResult], hashes: dict[str, Any], hasher: ThreadPoolExecutor, *,
+                  date_order: DateOrder | None, dates: DatePolicy, grace_days: int) -> None:
+    """Read, validate and link the four exports one by one (patients first).
+
+    Each export's cross-file rules run as soon as it is validated and its accepted rows' text is
+    then let go, so at most one export's text is held beside the typed rows.
+    """
+    for name in EXPORTS:
         path = find_export(root, name)
         if path is None:
             odd = sorted(p.name for p in root.iterdir()
@@ -227,24 +282,26 @@ def load_dataset(
                 results[name] = ExportResult(export=name, path=None, status="absent_optional",
                                              notes=[f"no {name} export: it is optional"])
                 continue
+        if path.is_file():
+            hashes[str(path)] = hasher.submit(_sha256, path)
+        sliced = None
         try:
-            read = read_export(path, schemas[name], column_map=cmap)
-            results[name] = validate_read(read, schemas[name], date_order=date_order, dates=dates)
+            sliced = validate_in_slices(path, schemas[name], column_map=cmap, date_order=date_order, dates=dates)
+            if sliced is not None:
+                results[name] = sliced
+            else:
+                read = read_export(path, schemas[name], column_map=cmap)
+                results[name] = validate_read(read, schemas[name], date_order=date_order, dates=dates)
+                del read
         except FileRejected as exc:
             results[name] = ExportResult(export=name, path=path, status="rejected", rejection=exc)
-    patients = results["patients"]
-    if patients.data is None:
-        notes.append("Links to patients (patient codes, enrolment windows) were not checked "
-                     "because the patients export could not be used.")
-    else:
-        check_links(results, grace_days=grace_days)
-    extra: dict[str, Any] = {}
-    if desc is not None:
-        from ..measures.instruments import BUILTIN_OUTCOMES
-
-        extra = {"description": desc, "outcomes": BUILTIN_OUTCOMES.declare(desc.outcomes), "time": desc.time,
-                 "covariates": dict(desc.covariates)}
-    return Dataset(folder=root, exports=results, options=options, notes=notes, **extra)
+        if name != "patients" and "patients" in results:  # patients come first (EXPORTS order)
+            check_links({"patients": results["patients"], name: results[name]}, grace_days=grace_days)
+            if sliced is not None:  # rows quarantined by the links: their text is read back from the file
+                recover_original_text(sliced, schemas[name])
+        if name != "patients":
+            _keep_quarantined_originals(results[name])
+    _keep_quarantined_originals(results["patients"])
 
 
 def _description(root: Path, given: str | os.PathLike[str] | DatasetDescription | None,

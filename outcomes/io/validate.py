@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._convert import ERROR_COLUMNS, _Collector, _arrow_text, _convert_columns
+from ._convert import ERROR_COLUMNS, _Collector, _arrow_text, _convert_columns, tidy_categories
 from .dates import DateOrder, DatePolicy
 from .errors import FileRejected
 from .readers import ReadResult
@@ -87,7 +87,7 @@ class ExportResult:
             rules=("rule", lambda r: "; ".join(dict.fromkeys(r))),
             reasons=("reason", lambda r: " | ".join(r)),
         )
-        rows = self.original.loc[grouped.index]
+        rows = self.original.reindex(grouped.index)  # (a row whose text could not be read back: blank)
         out = rows.astype(str).replace({"nan": "", "NaT": "", "<NA>": "", "None": ""})
         taken = {"line", "rules", "reasons"}  # a file's own column of that name keeps its values, renamed
         out = out.rename(columns={c: f"{c} (column in the file)" for c in out.columns if c in taken})
@@ -176,18 +176,8 @@ def _unclosed_reason(line: int, last: int, column: str) -> str:
     return f'a quote opened{where} on line {line} {span}. Close or remove the stray double quote (") and export again.'
 
 
-def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrder | None = None,
-                  dates: DatePolicy | None = None) -> ExportResult:
-    """Validate one export read by :func:`outcomes.io.readers.read_export`.
-
-    ``dates`` sets the plausible window and the clinic's time zone (default :class:`DatePolicy`).
-
-    Raises
-    ------
-    FileRejected
-        When a required column is missing (the whole file is rejected).
-    """
-    label = read.path.name
+def required_columns_present(read: ReadResult, schema: TableSchema) -> None:
+    """Reject the file (:class:`FileRejected`) when a required column, or every outcome column, is missing."""
     present = set(read.frame.columns)
     for col in schema.required_columns:
         if col not in present:
@@ -203,6 +193,22 @@ def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrde
             f"Include at least one of: {', '.join(schema.at_least_one_of)} (or map yours with --columns).",
             line=1, rule="required_column",
         )
+
+
+def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrder | None = None,
+                  dates: DatePolicy | None = None) -> ExportResult:
+    """Validate one export read by :func:`outcomes.io.readers.read_export`.
+
+    ``dates`` sets the plausible window and the clinic's time zone (default :class:`DatePolicy`).
+
+    Raises
+    ------
+    FileRejected
+        When a required column is missing (the whole file is rejected).
+    """
+    label = read.path.name
+    present = set(read.frame.columns)
+    required_columns_present(read, schema)
     errs = _Collector(label, read.frame)
     if read.unclosed_quotes:
         spans = read.unclosed_quotes
@@ -232,6 +238,7 @@ def validate_read(read: ReadResult, schema: TableSchema, *, date_order: DateOrde
         result.notes.append(f"{detected['utc_offsets_converted']} timestamp(s) with a UTC offset converted to "
                             f"clinic time ({detected['timezone']}; set another with --timezone)")
     _settle(result)
+    tidy_categories(result.data)
     return result
 
 
