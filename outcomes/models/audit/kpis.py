@@ -180,23 +180,26 @@ def stayed_too_long(cohort: Cohort) -> pd.Series:
     except Exception:  # a broken schedule folder is reported by the cohort; nothing to judge here
         return out
     time_rules = {n: sc for n, sc in schedules.items() if sc.rule == "time" and sc.days_per_level}
-    sched = w["patient_id"].map(dict(zip(s["patient_id"], s["schedule"].astype(str))))
-    judged = sched.isin(list(time_rules)).to_numpy()
+    # per distinct patient of the weeks (codes), then spread to the weeks by the codes: no text key per week
+    codes, uniq = pd.factorize(w["patient_id"])
+    codes = np.where(codes >= 0, codes, len(uniq))  # a missing patient code: the last slot, never judged
+    sched = pd.Series(uniq).map(dict(zip(s["patient_id"], s["schedule"].astype(str))))
+    sched = pd.concat([sched, pd.Series([None], dtype=sched.dtype)], ignore_index=True)
+    judged = sched.isin(list(time_rules)).to_numpy()[codes]
     if not judged.any():
         return out
-    start = sched.map({n: sc.start_level for n, sc in time_rules.items()}).to_numpy(dtype=float)
-    per = sched.map({n: sc.days_per_level for n, sc in time_rules.items()}).to_numpy(dtype=float)
-    top = sched.map({n: sc.max_level for n, sc in time_rules.items()}).to_numpy(dtype=float)
+    start = sched.map({n: sc.start_level for n, sc in time_rules.items()}).to_numpy(dtype=float)[codes]
+    per = sched.map({n: sc.days_per_level for n, sc in time_rules.items()}).to_numpy(dtype=float)[codes]
+    top = sched.map({n: sc.max_level for n, sc in time_rules.items()}).to_numpy(dtype=float)[codes]
     week = w["week"].to_numpy(dtype=float)
     # the level the schedule asks for by the end of the week (a full week at each level)
     expected = np.minimum(start + np.floor(7 * week / np.where(per > 0, per, np.nan)), top)
-    level = pd.to_numeric(w["level"], errors="coerce").to_numpy(dtype=float)
+    level = pd.to_numeric(w["level"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     full = w["days_enrolled"].to_numpy(dtype=float) >= 7 if "days_enrolled" in w.columns else np.ones(len(w), bool)
     behind = judged & full & ~np.isnan(level) & (level < expected)
-    anyb = pd.Series(behind).groupby(w["patient_id"].to_numpy()).any()
-    seen = pd.Series(judged & ~np.isnan(level)).groupby(w["patient_id"].to_numpy()).any()
-    idx = seen[seen].index
-    out.loc[idx] = anyb.loc[idx].to_numpy()
+    anyb = (np.bincount(codes, weights=behind, minlength=len(uniq) + 1) > 0)[:len(uniq)]
+    seen = (np.bincount(codes, weights=judged & ~np.isnan(level), minlength=len(uniq) + 1) > 0)[:len(uniq)]
+    out.loc[uniq[seen]] = anyb[seen]
     return out
 
 
