@@ -160,7 +160,7 @@ def test_html_figures_are_small_svgs_of_the_patients_points(cohort, tmp_path):
 
 
 def test_hostile_text_is_escaped_in_html_and_svg_and_printed_in_pdf(cohort, tmp_path):
-    hostile = '<img src=x onerror=alert(1)>&"'
+    hostile = '<img src=x onerror=alert(1)>&"\x0b'  # and a control character XML forbids
     data = patient_report_data(cohort, "P001")
     o = data["outcomes"][0]
     data = dict(data, patient_id=hostile, instruments={**data["instruments"], o: {**data["instruments"][o],
@@ -313,6 +313,18 @@ def test_a_worker_chunk_builds_the_same_page_data(busy_cohort):
         pd.testing.assert_frame_equal(part["assessments"], full["assessments"])
         pd.testing.assert_frame_equal(part["sessions"], full["sessions"])
         assert part["index"] == full["index"] and rp._index_row(part) == rp._index_row(full)
+
+
+def test_background_writer_writes_every_file_and_raises_a_failure(tmp_path):
+    from outcomes.reports._patient_batch import _Writer
+
+    with _Writer(most=2) as writer:
+        for i in range(7):
+            writer.write(tmp_path / f"f{i}.txt", b"x" * i)
+    assert sorted((p.name, p.stat().st_size) for p in tmp_path.iterdir()) == [(f"f{i}.txt", i) for i in range(7)]
+    with pytest.raises(FileNotFoundError):
+        with _Writer() as writer:
+            writer.write(tmp_path / "missing-folder" / "f.txt", b"x")
 
 
 def test_progress_is_silent_when_stderr_is_not_a_terminal(cohort, tmp_path, capsys):

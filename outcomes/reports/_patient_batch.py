@@ -46,3 +46,42 @@ def _worker_init() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+
+
+class _Writer:
+    """Atomic file writes in two background threads, for a batch of reports.
+
+    Each file is still written to a temporary file, fsynced and renamed
+    (:func:`outcomes.files.atomic_write_bytes`), but the fsync waits (about 4 ms a file on this
+    kind of machine, two files a patient) overlap with drawing the next pages. At most ``most``
+    writes are pending; :meth:`close` (or leaving the ``with`` block) waits for all of them and
+    raises the first failure.
+    """
+
+    def __init__(self, threads: int = 2, most: int = 16) -> None:
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="outcomes-write")
+        self.pending: deque[Any] = deque()
+        self.most = most
+
+    def write(self, path: Any, data: bytes) -> None:
+        from ..files import atomic_write_bytes
+
+        self.pending.append(self.pool.submit(atomic_write_bytes, path, data))
+        while len(self.pending) > self.most:
+            self.pending.popleft().result()
+
+    def close(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -38,6 +38,8 @@ _DEJAVU = {(False, False): "DejaVuSans.ttf", (True, False): "DejaVuSans-Bold.ttf
 #: Characters Helvetica lacks, spelt out in the PDF (the SVG keeps them: browsers have the glyphs).
 _PDF_SUBSTITUTES = str.maketrans({"−": "-", "≥": ">=", "≤": "<=", "÷": "/", "√": "sqrt", "⚠": "!",
                                   "→": "->"})
+#: Characters XML forbids (C0 controls other than tab and newlines): dropped from SVG text.
+_XML_FORBIDDEN = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])
 #: The SVG's fonts: Helvetica's metric twins first, so widths match the PDF's.
 SVG_FONTS = "Helvetica, 'Nimbus Sans', 'Liberation Sans', Arial, 'DejaVu Sans', sans-serif"
 
@@ -273,13 +275,13 @@ class Canvas:
                 where = (f'x="{_n(x * _PT)}" y="{_n(y * _PT)}"' if not rotation else
                          f'transform="translate({_n(x * _PT)} {_n(y * _PT)}) rotate(-{rotation})"')
                 out.append(f'<text {where} font-size="{_n(size)}"{style}{anchor} fill="{colour}">'
-                           f'{escape(s, quote=False)}</text>')
+                           f'{escape(s.translate(_XML_FORBIDDEN), quote=False)}</text>')
         out.append("</svg>")
         return "".join(out)
 
     def svg_data_uri(self, box: tuple[float, float, float, float], groups: Iterable[str]) -> str:
         """:meth:`svg` as a ``data:image/svg+xml;base64,`` URI (an ``<img>`` never runs scripts)."""
-        return "data:image/svg+xml;base64," + base64.b64encode(self.svg(box, groups).encode("utf-8")).decode("ascii")
+        return "data:image/svg+xml;base64," + base64.b64encode(self.svg(box, groups).encode("utf-8", "replace")).decode("ascii")
 
 
 def _svg_paint(fill: str | None, stroke: str | None, width: float, alpha: float, dash: Sequence[float] | None,

@@ -16,7 +16,7 @@ from typing import Any
 from ..plotting.patient import CALENDAR_COLOURS
 from ..plotting.style import FLAG_COLOUR, NEUTRAL, PALETTE
 from . import _patient_plots as plots
-from ._patient_canvas import Canvas, pdf_safe
+from ._patient_canvas import Canvas
 from ._patient_text import (  # the page's words (also imported from here by patient.py)
     _clip,
     _explain_lines,
@@ -76,8 +76,6 @@ _SLOTS = {
 _TABLE_X = ((_X0, "left"), (2.95, "right"), (3.5, "right"), (4.3, "right"), (5.2, "right"), (6.1, "right"),
             (6.25, "left"), (_X1, "right"))
 
-# kept for callers of the old matplotlib page
-_pdf_safe = pdf_safe
 
 
 # ====================================================================== drawing

@@ -43,7 +43,7 @@ from ..files import frame_to_csv_text
 from ..io.writers import atomic_write_bytes, output_path, prepare_out_dir
 from ..measures.safety import NOTE_RULES, patient_flag_summary
 from . import _html
-from ._patient_batch import _index_row, _index_sort_key, _progress_printer, _worker_init
+from ._patient_batch import _index_row, _index_sort_key, _progress_printer, _worker_init, _Writer
 from ._patient_page import (
     _NO_SESSION_FLAGS,
     _explain_lines,
@@ -540,21 +540,30 @@ def render_patient_html(data: dict[str, Any], path: str | os.PathLike[str]) -> P
     return Path(path)
 
 
-def _render_both(data: dict[str, Any], pdf_path: str, html_path: str) -> str:
-    """Draw the page once, write the PDF and the HTML (plots cut from the same drawing)."""
+def _render_both(data: dict[str, Any], pdf_path: str, html_path: str, writer: _Writer | None = None) -> str:
+    """Draw the page once, write the PDF and the HTML (plots cut from the same drawing); atomically,
+    through ``writer`` when given (background threads)."""
     page = _page(data)
-    atomic_write_bytes(pdf_path, page.pdf_bytes())
-    _html.write_html(_html_text(data, page.slot_images()), html_path)
+    pdf = page.pdf_bytes()
+    html = _html_text(data, page.slot_images()).encode("utf-8")
+    if writer is None:
+        atomic_write_bytes(pdf_path, pdf)
+        atomic_write_bytes(html_path, html)
+    else:
+        writer.write(pdf_path, pdf)
+        writer.write(html_path, html)
     return data["patient_id"]
 
 
 def _render_chunk(src: _Sources, paths: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
-    """Worker: build and write the reports of a few patients (``(id, pdf, html)``); their index rows."""
+    """Worker: build and write the reports of a few patients (``(id, pdf, html)``); their index rows
+    (returned once every file of the chunk is written)."""
     rows = []
-    for pid, pdf_path, html_path in paths:
-        d = _report_data(src, pid)
-        _render_both(d, pdf_path, html_path)
-        rows.append(_index_row(d))
+    with _Writer() as writer:
+        for pid, pdf_path, html_path in paths:
+            d = _report_data(src, pid)
+            _render_both(d, pdf_path, html_path, writer)
+            rows.append(_index_row(d))
     return rows
 
 
@@ -604,12 +613,13 @@ def write_patient_reports(cohort: Cohort, out_dir: str | os.PathLike[str], *,
     done = 0
     show(0)
     if jobs == 1:
-        for pid in ids:
-            d = _report_data(src, pid)
-            _render_both(d, str(paths[pid]["pdf"]), str(paths[pid]["html"]))
-            rows.append(_index_row(d))
-            done += 1
-            show(done)
+        with _Writer() as writer:
+            for pid in ids:
+                d = _report_data(src, pid)
+                _render_both(d, str(paths[pid]["pdf"]), str(paths[pid]["html"]), writer)
+                rows.append(_index_row(d))
+                done += 1
+                show(done)
     else:
         import multiprocessing as mp
 
