@@ -266,6 +266,7 @@ def _join(parts: dict[str, list[pd.Series]]) -> pd.DataFrame:
         else:
             columns[col] = pd.concat(pieces) if len(pieces) > 1 else pieces[0]
         del pieces
+        give_back_memory()
     index = next(iter(columns.values())).index
     return pd.DataFrame({c: s.set_axis(index) for c, s in columns.items()}, index=index)
 
