@@ -291,6 +291,9 @@ def test_write_reports_in_two_processes_with_progress(cohort, tmp_path, capsys):
                                                      "patient-P002.html", "patient-P002.pdf"]
     html = (out / "patient-P002.html").read_text("utf-8")
     assert "P002-secret-note" in html and "worse after" not in html
+    # a worker builds the page from its chunk of rows: the same bytes as drawn here from the whole cohort
+    here = render_patient_pdf(patient_report_data(cohort, "P002"), tmp_path / "here.pdf").read_bytes()
+    assert (out / "patient-P002.pdf").read_bytes() == here
     assert "\rpatient reports: 2/2" in capsys.readouterr().err
 
 
