@@ -580,16 +580,26 @@ def flag_episodes(flags: pd.DataFrame) -> pd.DataFrame:
         (of its latest record), sorted by status (active first), priority,
         patient and first date.
     """
+    return _episodes(flags, text=True)
+
+
+def _episodes(flags: pd.DataFrame, *, text: bool) -> pd.DataFrame:
+    """`flag_episodes`; without ``text`` the evidence and advice are left out (and never copied)."""
+    columns = EPISODE_COLUMNS if text else [c for c in EPISODE_COLUMNS if c not in ("evidence", "advice")]
     if not len(flags):
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in EPISODE_COLUMNS})
-    f = flags.sort_values("date", kind="stable")
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
+    used = ["patient_id", "rule", "episode", "priority", "date", "status", "value"] + (
+        ["evidence", "advice"] if text else [])
+    f = flags[used].sort_values("date", kind="stable")
     g = f.groupby(["patient_id", "rule", "episode"], sort=False)
-    out = g.agg(priority=("priority", "first"), first=("date", "min"), last=("date", "max"),
-                records=("date", "size"), status=("status", "first"), value=("value", "max"),
-                evidence=("evidence", "last"), advice=("advice", "last")).reset_index()
+    how = dict(priority=("priority", "first"), first=("date", "min"), last=("date", "max"),
+               records=("date", "size"), status=("status", "first"), value=("value", "max"))
+    if text:
+        how.update(evidence=("evidence", "last"), advice=("advice", "last"))
+    out = g.agg(**how).reset_index()
     out["_a"] = out["status"] != "active"
     out = out.sort_values(["_a", "priority", "patient_id", "first"], kind="stable", ignore_index=True)
-    return out[EPISODE_COLUMNS]
+    return out[columns]
 
 
 def patient_flag_summary(flags: pd.DataFrame, patient_ids: Iterable[str] | None = None) -> pd.DataFrame:
@@ -614,7 +624,7 @@ def patient_flag_summary(flags: pd.DataFrame, patient_ids: Iterable[str] | None 
     ids = list(dict.fromkeys(patient_ids if patient_ids is not None else flags["patient_id"]))
     out = pd.DataFrame({"patient_id": pd.Series(ids, dtype=object)})
     if len(flags):
-        ep = flag_episodes(flags)
+        ep = _episodes(flags, text=False)
         serious = ep[~ep["rule"].isin(NOTE_RULES)]
         act = serious[serious["status"] == "active"]
         counts = {
