@@ -424,3 +424,31 @@ def test_an_outcome_label_in_a_sentence_keeps_its_case(label, expected):
     from outcomes.models.comparison._common import in_sentence
 
     assert in_sentence(label) == expected
+
+
+def test_outcome_frames_are_reused_only_inside_the_block_and_as_copies(better_guided, monkeypatch) -> None:
+    from outcomes.models.comparison import _common
+    from outcomes.models.trial import assign_visits
+
+    calls = []
+    real = _common.value_at_week
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs["week"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_common, "value_at_week", counting)
+    with _common.reuse_outcome_frames():
+        a = _common._baseline_endpoint(better_guided, "leg_pain", 6.0, 7)
+        a.loc[0, "endpoint"] = -99.0  # a caller changing its frame does not change the next one's
+        b = _common._baseline_endpoint(better_guided, "leg_pain", 6.0, 7)
+        _common._baseline_endpoint(better_guided, "leg_pain", 4.0, 7)
+        v1 = assign_visits(better_guided)
+        v1.attrs["remarks"].append("changed")
+        v2 = assign_visits(better_guided)
+    assert calls == [6.0, 4.0]
+    assert b.loc[0, "endpoint"] != -99.0 and "changed" not in v2.attrs["remarks"]
+    pd.testing.assert_frame_equal(v1, v2)
+    fresh = _common._baseline_endpoint(better_guided, "leg_pain", 6.0, 7)  # outside the block: computed again
+    assert calls == [6.0, 4.0, 6.0]
+    pd.testing.assert_frame_equal(fresh, b)
