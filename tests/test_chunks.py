@@ -121,3 +121,15 @@ def test_files_that_need_the_whole_file_are_not_sliced(damaged, monkeypatch):
     whole, sliced, calls = _both(damaged, monkeypatch, date_order="dayfirst")
     assert not any(calls)
     _same(whole, sliced)
+
+
+def test_key_hashes_prove_distinct_keys_only():
+    from outcomes.io._chunks import _distinct_by_hash, _text_hash
+
+    a = pd.Series([f"X{i}" for i in range(5000)] + [None, ""], dtype="str")
+    b = pd.Series(["Y1", "X4999", "long-" * 12], dtype="str")
+    ha, hb = _text_hash(a), _text_hash(b)
+    assert len(ha) == 5001 and ha.dtype.name == "uint64"  # the missing value is left out
+    assert _distinct_by_hash([ha]) and not _distinct_by_hash([ha, hb])  # X4999 in both slices
+    assert _text_hash(pd.Series(["ab"], dtype="str"))[0] != _text_hash(pd.Series(["ba"], dtype="str"))[0]
+    assert _text_hash(pd.Series([1, 2])) is None  # not Arrow text: no verdict, the exact rules run
