@@ -34,6 +34,10 @@ def _damage(folder: Path) -> None:
     fields = lines[9000].split(",")
     fields[2] = "2025-02"  # partial date
     lines[9000] = ",".join(fields)
+    for i in (11000, 17000):  # before the patient enrolled (cross-file rule, checked in blocks of rows)
+        fields = lines[i].split(",")
+        fields[2] = "2000-01-03T10:00"
+        lines[i] = ",".join(fields)
     lines.append(lines[12000])  # an exact copy far from its original (per-file rule across slices)
     other = lines[15000].split(",")
     other[7] = "9" if other[7] != "9" else "8"  # same session_id, different values: a conflict
@@ -56,6 +60,7 @@ def _both(folder: Path, monkeypatch, **kw):
     monkeypatch.setattr(_chunks, "CSV_BLOCK_BYTES", 1 << 16)  # ~600 rows a slice: 30+ slices
     monkeypatch.setattr(_chunks, "PARQUET_CHUNK_ROWS", 0)
     monkeypatch.setattr(_chunks, "PARQUET_BATCH_ROWS", 700)
+    monkeypatch.setattr("outcomes.io.validate._LINK_BLOCK", 1000)
     calls = []
     real = _chunks.validate_in_slices
 
@@ -88,7 +93,8 @@ def test_damaged_csv_in_slices_matches_the_whole_file(damaged, monkeypatch):
     s = whole.exports["sessions"]
     rules = set(s.errors["rule"])
     assert {"type:boolean", "minimum/maximum", "foreign_key", "plausible_date", "partial_date",
-            "duplicate_row", "unique"} <= rules  # the damage is seen
+            "duplicate_row", "unique", "enrolment_window"} <= rules  # the damage is seen
+    assert (s.errors["rule"] == "enrolment_window").sum() == 2
     assert s.blank_skipped == 1 and s.rows_read == s.accepted + s.quarantined + s.blank_skipped
     _same(whole, sliced)
     # the unknown patient's row is shown as written, read back from the file after the link rules

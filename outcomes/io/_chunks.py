@@ -258,6 +258,7 @@ def validate_in_slices(path: Path, schema: TableSchema, *, column_map: ColumnMap
     _settle(result)
     tidy_categories(result.data)
     recover_original_text(result, schema)
+    result.recover = lambda lines: recover_original_text(result, schema, lines)
     return result
 
 
@@ -338,11 +339,12 @@ def pa_large_string():
     return pa.large_string()
 
 
-def recover_original_text(result: Any, schema: TableSchema) -> None:
-    """Read back, from the file, the text of quarantined rows that ``result.original`` lacks."""
-    if result.errors.empty or result.path is None:
+def recover_original_text(result: Any, schema: TableSchema, lines: Any = None) -> None:
+    """Read back, from the file, the text of quarantined rows (or of ``lines``) that ``result.original`` lacks."""
+    if lines is None and result.errors.empty or result.path is None:
         return
-    want = np.setdiff1d(result.errors["line"].unique(), result.original.index.to_numpy())
+    wanted = result.errors["line"].unique() if lines is None else np.asarray(lines)
+    want = np.setdiff1d(wanted, result.original.index.to_numpy())
     if not len(want):
         return
     slices = _slices(result.path, schema.name)
