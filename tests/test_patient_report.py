@@ -85,6 +85,17 @@ def test_report_data_holds_only_that_patient(cohort):
     assert "P002" not in text and "P003" not in text and "secret" not in text
 
 
+def test_report_rows_are_found_by_position_whatever_the_index(cohort):
+    expected = patient_report_data(cohort, "P002")
+    for frame in (cohort.assessments, cohort.sessions, cohort.flags):
+        frame.index = frame.index[::-1] + 1000  # labels that are no positions
+    for data in (patient_report_data(cohort, "P002"), patient_report_data(cohort, "P001")):
+        pid = data["patient_id"]
+        assert len(data["assessments"]) == (cohort.assessments["patient_id"] == pid).sum()
+        assert len(data["sessions"]) == (cohort.sessions["patient_id"] == pid).sum()
+    pd.testing.assert_frame_equal(patient_report_data(cohort, "P002")["sessions"], expected["sessions"])
+
+
 def test_flags_most_urgent_first_and_summarised(busy_cohort):
     data = patient_report_data(busy_cohort, "P001")
     assert data["stop"]

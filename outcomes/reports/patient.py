@@ -145,7 +145,8 @@ class _Sources:
             frames["sessions"] = cohort.sessions
         if ids is not None:  # one or a few patients: boolean masks beat a full groupby
             wanted = set(ids)
-            self.pos = {name: _positions(f[f["patient_id"].isin(wanted)]) for name, f in frames.items()}
+            self.pos = {name: _positions(f, np.flatnonzero(f["patient_id"].isin(wanted).to_numpy()))
+                        for name, f in frames.items()}
         else:
             self.pos = {name: _positions(f) for name, f in frames.items()}
         self.plotted, self.tabled = _shown_outcomes(cohort)
@@ -207,10 +208,15 @@ class _ChunkCohort:
         self.__dict__.update(parts)
 
 
-def _positions(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """{patient_id: positional indices into the full frame} (the frame may be a filtered view)."""
-    codes, uniques = pd.factorize(frame["patient_id"], sort=False)
-    where = frame.index.to_numpy()  # cohort frames have a RangeIndex: labels are positions
+def _positions(frame: pd.DataFrame, where: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """{patient_id: positional indices into ``frame``}, of the rows at positions ``where`` only when given
+    (whatever the frame's index labels)."""
+    ids = frame["patient_id"]
+    if where is None:
+        where = np.arange(len(frame))
+    else:
+        ids = ids.take(where)
+    codes, uniques = pd.factorize(ids, sort=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     return {u: where[order[bounds[i]:bounds[i + 1]]] for i, u in enumerate(uniques)}
