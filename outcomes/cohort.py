@@ -399,6 +399,32 @@ class _Rows:
         return self.frame.iloc[self.order[a:b]]
 
 
+def _used_categories(frame: pd.DataFrame | None) -> tuple[pd.DataFrame | None, tuple | None]:
+    """``frame`` with a categorical ``patient_id`` cut to the categories its rows use (an integer recode),
+    and what `_all_categories` needs to undo it (None when nothing was cut)."""
+    if frame is None or not isinstance(frame["patient_id"].dtype, pd.CategoricalDtype):
+        return frame, None
+    col = frame["patient_id"]
+    codes = col.cat.codes.to_numpy()
+    used = np.unique(codes[codes >= 0])
+    if len(used) == len(col.cat.categories):
+        return frame, None
+    cut = pd.Categorical.from_codes(np.where(codes >= 0, np.searchsorted(used, codes), -1),
+                                    categories=col.cat.categories.take(used), ordered=col.cat.ordered)
+    out = frame.assign(patient_id=cut)
+    return out, (out["patient_id"].dtype, used, col.dtype)
+
+
+def _all_categories(frame: pd.DataFrame, cut: tuple | None) -> pd.DataFrame:
+    """Undo `_used_categories` on a result's categorical ``patient_id`` taken from the cut frame."""
+    if cut is None or "patient_id" not in frame.columns or frame["patient_id"].dtype != cut[0]:
+        return frame
+    _, used, full = cut
+    codes = frame["patient_id"].cat.codes.to_numpy()
+    back = pd.Categorical.from_codes(np.where(codes >= 0, used[np.maximum(codes, 0)], -1), dtype=full)
+    return frame.assign(patient_id=back)
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Row-bind block results (blocks without rows only when all are empty, so the dtypes stay)."""
     full = [f for f in frames if len(f)]
@@ -426,21 +452,30 @@ def _by_patient_blocks(keys: _PatientKeys, patients: pd.DataFrame, sessions: pd.
         pick_p = _Rows(patients, np.argsort(keys.order, kind="stable"), n)
         pick_s, pick_r = _Rows(sessions, s_code, n), _Rows(prescriptions, r_code, n)
         pick_a, pick_b = _Rows(scored, a_code, n), _Rows(baseline, b_code, n)
-        blocks = [(pick_p(lo, hi), pick_s(lo, hi), pick_r(lo, hi), pick_a(lo, hi), pick_b(lo, hi))
-                  for lo, hi in zip(bounds[:-1], bounds[1:])]
+        n_blocks = len(bounds) - 1
+        blocks = ((pick_p(lo, hi), pick_s(lo, hi), pick_r(lo, hi), pick_a(lo, hi), pick_b(lo, hi))
+                  for lo, hi in zip(bounds[:-1], bounds[1:]))
     else:
-        blocks = [(patients, sessions, prescriptions, scored, baseline)]
+        n_blocks = 1
+        blocks = iter([(patients, sessions, prescriptions, scored, baseline)])
     parts: list[list[pd.DataFrame]] = [[] for _ in range(6)]
-    for p, s, r, a, b in blocks:
+    for frames in blocks:
+        # a categorical patient_id keeps only this block's categories while it is measured (else every
+        # block would hash all the cohort's codes), and gets the full categories back afterwards
+        recoded = [_used_categories(f) for f in frames]
+        p, s, r, a, b = (f for f, _ in recoded)
         week = weekly_adherence(s, p, r, as_of=stamp, options=opts)
         week = _add_session_weeks(week, s, p, opts)
         fidelity, deviations = progression_fidelity(s, p, schedules)
         flags = stop_and_consult_flags(p, sessions=s, assessments=a, baseline=b, thresholds=opts.safety,
                                        as_of=stamp)
-        for i, f in enumerate((week, overall_adherence(week), highest_level(s), fidelity, deviations, flags)):
-            parts[i].append(f)
+        by_patients, by_sessions = recoded[0][1], recoded[1][1]  # what each result's codes come from
+        for i, (f, back) in enumerate(((week, by_patients), (overall_adherence(week), by_patients),
+                                       (highest_level(s), by_sessions), (fidelity, by_patients),
+                                       (deviations, by_patients), (flags, None))):
+            parts[i].append(_all_categories(f, back))
     out = [_concat(f) for f in parts]
-    if len(blocks) > 1:
+    if n_blocks > 1:
         out[5] = out[5].sort_values("priority", kind="stable", ignore_index=True)
     return tuple(out)
 

@@ -157,10 +157,13 @@ def test_blocks_of_patients_give_the_cohort_of_one_pass(monkeypatch):
     assert one.remarks == blocks.remarks
 
 
-def test_narrow_and_wide_dtypes_give_the_same_cohort():
+@pytest.mark.parametrize("block", [None, 1_500])
+def test_narrow_and_wide_dtypes_give_the_same_cohort(monkeypatch, block):
     """Categorical codes and small integers (as a memory-lean loader gives them) change no number: the
     per-patient summary, flags, patient weeks (adherence) and deviations equal those from object text and
-    int64/float64 columns."""
+    int64/float64 columns, in one pass or in blocks of patients."""
+    import outcomes.cohort as cohort_module
+
     patients, assessments, sessions, prescriptions = _messy_simulation(120, seed=12)
     small = {"level": "Int8", "sets_done": "Int8", "reps_done": "Int16", "pain_before": "Int8", "pain_after": "Int8",
              "sessions_per_week": "Int8", "sets": "Int8", "reps": "Int16", "age_years": "Int16"}
@@ -177,11 +180,14 @@ def test_narrow_and_wide_dtypes_give_the_same_cohort():
                 out[c] = col
         return pd.DataFrame(out)
 
-    built = [Cohort.from_frames(*(retype(f, narrow) for f in (patients, assessments)),
-                                sessions=retype(sessions, narrow), prescriptions=retype(prescriptions, narrow))
-             for narrow in (True, False)]
-    narrow, wide = built
+    wide = Cohort.from_frames(*(retype(f, False) for f in (patients, assessments)),
+                              sessions=retype(sessions, False), prescriptions=retype(prescriptions, False))
+    if block:
+        monkeypatch.setattr(cohort_module, "_BLOCK_SESSIONS", block)
+    narrow = Cohort.from_frames(*(retype(f, True) for f in (patients, assessments)),
+                                sessions=retype(sessions, True), prescriptions=retype(prescriptions, True))
     assert isinstance(narrow.sessions["patient_id"].dtype, pd.CategoricalDtype)
+    assert narrow.patient_week["patient_id"].dtype == narrow.patients["patient_id"].dtype  # all the categories
     assert wide.sessions["pain_before"].dtype == "float64"
     for name in ("patient_summary", "flags", "patient_week", "deviations"):
         _frames_equal(getattr(narrow, name), getattr(wide, name), check_dtype=False)
