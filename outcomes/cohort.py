@@ -25,6 +25,11 @@ frames already in the contract) and derives, with the pure functions of
 What the cohort leaves out, and why, is in :attr:`Cohort.excluded` (rows) and
 :attr:`Cohort.remarks` (sentences).
 
+Memory: the session measures run on blocks of whole patients (about two million sessions
+each), so a build needs the frames, the tables it returns and one block's working memory.
+Categorical codes and small integer columns (as a memory-lean loader returns them) are used
+as they come and give the same numbers as text and int64 columns.
+
 Columns
 -------
 ``patient_week`` (one row per patient and program week ``week`` = days since
