@@ -19,6 +19,7 @@ the caller reads the whole file as before.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -45,6 +46,8 @@ CSV_BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 1 << 18
 
 _ISO_NOTE = "ISO (YYYY-MM-DD)"
+#: Notes a slice's reader writes about that slice alone (the whole file's are written at the end).
+_SLICE_NOTE = re.compile(r"^(\d+ blank rows? skipped|the file has column names but no rows)$")
 
 
 def give_back_memory() -> None:
@@ -193,37 +196,65 @@ def validate_in_slices(path: Path, schema: TableSchema, *, column_map: ColumnMap
     rows_read = blank = serials = converted = 0
     first: ReadResult | None = None
     detected: dict[str, Any] = {}
-    key = [c for c in schema.primary_key]
+    key = list(schema.primary_key)
     key_hashes: list[np.ndarray] | None = []  # 64-bit hashes of a one-column key, slice by slice
+
+    def check(read: ReadResult) -> tuple:
+        """One slice's per-row rules (run in a worker thread: Arrow and numpy release the GIL)."""
+        errs = _Collector(path.name, read.frame)
+        typed, found = _convert_columns(read, schema, errs, None, dates)
+        _row_rules(schema, typed, errs)
+        errors = errs.frame()
+        h = _text_hash(typed[key[0]]) if len(key) == 1 and key[0] in typed.columns else None
+        text = read.frame.loc[read.frame.index.isin(errors["line"].unique())] if not errors.empty else None
+        return read.rows_read, read.blank_skipped, typed, found, errors, h, text
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: list[Any] = []
+    pool = ThreadPoolExecutor(2, thread_name_prefix="outcomes-slice")
     try:
-        for read in slices:
-            _apply_names(read, schema, ColumnMap())
-            if first is None:
-                first = read
-                required_columns_present(read, schema)
-            errs = _Collector(path.name, read.frame)
-            typed, found = _convert_columns(read, schema, errs, None, dates)
+        def collect(future: Any) -> bool:
+            nonlocal rows_read, blank, serials, converted, key_hashes
+            n_read, n_blank, typed, found, errors, h, text = future.result()
             if found.get("date_order_note", _ISO_NOTE) != _ISO_NOTE:
-                return None  # day/month dates: their order is inferred from the whole file
-            _row_rules(schema, typed, errs)
-            errors = errs.frame()
+                return False  # day/month dates: their order is inferred from the whole file
             serials += found.pop("excel_serials", 0)
             converted += found.pop("utc_offsets_converted", 0)
             detected.update(found)
-            rows_read += read.rows_read
-            blank += read.blank_skipped
-            if len(key) == 1 and key[0] in typed.columns and key_hashes is not None:
-                h = _text_hash(typed[key[0]])
-                key_hashes = None if h is None else [*key_hashes, h]
+            rows_read += n_read
+            blank += n_blank
+            key_hashes = None if h is None or key_hashes is None else [*key_hashes, h]
             for col in typed.columns:
                 typed_parts.setdefault(col, []).append(typed[col])
             error_parts.append(errors)
-            if not errors.empty:
-                kept_text.append(read.frame.loc[read.frame.index.isin(errors["line"].unique())])
-            del read, typed
+            if text is not None:
+                kept_text.append(text)
+            return True
+
+        for read in slices:
+            _apply_names(read, schema, ColumnMap())
+            if first is None:
+                required_columns_present(read, schema)
+                first = ReadResult(export=read.export, path=read.path, frame=read.frame.iloc[:0],
+                                   rows_read=0, blank_skipped=0, file_format=read.file_format,
+                                   encoding=read.encoding, delimiter=read.delimiter, decimal=read.decimal,
+                                   renamed=read.renamed, extra_columns=read.extra_columns,
+                                   notes=[n for n in read.notes if not _SLICE_NOTE.match(n)])
+            pending.append(pool.submit(check, read))
+            del read
+            if len(pending) >= 2 and not collect(pending.pop(0)):
+                return None
             give_back_memory()
+        while pending:
+            if not collect(pending.pop(0)):
+                return None
     except (_NotPlain, pa.ArrowException):
         return None  # the whole-file path finds and words the problem
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True)
     if first is None:
         return None
     typed = _join(typed_parts)
