@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 WHEEL_DIR := build/wheel-demo
 
-.PHONY: setup demo test wheel-demo benchmark docs clean
+.PHONY: setup demo test wheel-demo benchmark benchmark-scale docs clean
 
 $(STAMP): pyproject.toml setup.py
 	@if ! $(BIN)/python -c "import sys" >/dev/null 2>&1; then \
@@ -38,7 +38,11 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/validate.py
 	$(BIN)/python benchmarks/cohort.py
 	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/reports.py
+
+benchmark-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py --patients 200000 1000000
 
 docs: $(STAMP)
 	$(BIN)/python -m outcomes.io.dictionary > docs/data-dictionary.md
