@@ -230,6 +230,7 @@ class Cohort:
             week, overall, levels, fidelity, deviations, flags = _by_patient_blocks(
                 keys, patients, sessions, s_code, prescriptions, r_code, scored, a_code, baseline,
                 schedules=schedules, stamp=stamp, opts=opts)
+            s_code = r_code = a_code = None  # a code per session: let it go before the wide tables
             unknown = sorted(set(patients["schedule"]) - set(schedules))
             if unknown:
                 remarks.append("No schedule file for " + ", ".join(repr(u) for u in unknown)
@@ -364,11 +365,12 @@ class _PatientKeys:
 
     def codes(self, values: pd.Series) -> np.ndarray:
         if isinstance(values.dtype, pd.CategoricalDtype):
-            where = np.r_[self.index.get_indexer(values.cat.categories), -1]
-            codes = values.cat.codes.to_numpy()
-            return where[np.where(codes >= 0, codes, len(where) - 1)]
-        codes, uniques = pd.factorize(values)
-        where = np.r_[self.index.get_indexer(uniques), -1]
+            codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+        else:
+            codes, uniques = pd.factorize(values)
+        # int32 while the patients fit (half the memory of a code per session)
+        small = np.int32 if len(self.index) < 2**31 - 1 else np.int64
+        where = np.r_[self.index.get_indexer(uniques), -1].astype(small)
         return where[np.where(codes >= 0, codes, len(where) - 1)]
 
     def only_known(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, int, np.ndarray | None]:
