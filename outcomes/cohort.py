@@ -231,7 +231,7 @@ class Cohort:
                 keys, patients, sessions, s_code, prescriptions, r_code, scored, a_code, baseline,
                 schedules=schedules, stamp=stamp, opts=opts)
             s_code = r_code = a_code = None  # a code per session: let it go before the wide tables
-            unknown = sorted(set(patients["schedule"]) - set(schedules))
+            unknown = sorted(set(pd.unique(patients["schedule"])) - set(schedules))
             if unknown:
                 remarks.append("No schedule file for " + ", ".join(repr(u) for u in unknown)
                                + ": progression fidelity is not assessed for those patients.")
@@ -645,7 +645,7 @@ def _summary(patients: pd.DataFrame, changes: pd.DataFrame, overall: pd.DataFram
         value_cols = ["baseline", "latest", "endpoint", "change", "pct_change", "responder", "rc", "rc_class"]
         wide = changes.pivot(index="patient_id", columns="outcome", values=value_cols)
         wide.columns = [f"{o}_{v}" for v, o in wide.columns]
-        order = [f"{o}_{v}" for o in dict.fromkeys(changes["outcome"]) for v in value_cols]
+        order = [f"{o}_{v}" for o in pd.unique(changes["outcome"]) for v in value_cols]
         out = out.merge(wide[order].reset_index(), on="patient_id", how="left")
     if overall is not None:
         cols = [c for c in ("adherence", "adherence_capped", "dose_adherence", "dose_adherence_capped",
