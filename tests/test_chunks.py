@@ -140,3 +140,37 @@ def test_key_hashes_prove_distinct_keys_only():
     assert _distinct_by_hash([ha]) and not _distinct_by_hash([ha, hb])  # X4999 in both slices
     assert _text_hash(pd.Series(["ab"], dtype="str"))[0] != _text_hash(pd.Series(["ba"], dtype="str"))[0]
     assert _text_hash(pd.Series([1, 2])) is None  # not Arrow text: no verdict, the exact rules run
+
+
+def _hostile_validate_cases():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from hostile.cases import CASES, V, VO
+
+    return [c for c in CASES if c.argv in (V, VO) and "xlsx" not in c.name and not c.slow]
+
+
+@pytest.mark.parametrize("case", _hostile_validate_cases(), ids=lambda c: c.name)
+def test_hostile_datasets_in_slices_match_the_whole_file(case, tmp_path, monkeypatch):
+    # every broken dataset of the hostile matrix, read whole and in slices of a few rows
+    if case.skip is not None and case.skip():
+        pytest.skip("case not possible here")
+    env = case.build(tmp_path)
+
+    def load():
+        try:
+            return load_dataset(env.data), None
+        except Exception as exc:  # the same refusal either way
+            return None, (type(exc).__name__, str(exc))
+
+    whole, err_whole = load()
+    monkeypatch.setattr(_chunks, "CSV_CHUNK_BYTES", 0)
+    monkeypatch.setattr(_chunks, "CSV_BLOCK_BYTES", 1 << 16)  # the example's sessions: ~35 slices
+    monkeypatch.setattr(_chunks, "PARQUET_CHUNK_ROWS", 0)
+    monkeypatch.setattr(_chunks, "PARQUET_BATCH_ROWS", 700)
+    monkeypatch.setattr("outcomes.io.validate._LINK_BLOCK", 1000)
+    sliced, err_sliced = load()
+    assert err_sliced == err_whole
+    if whole is not None:
+        _same(whole, sliced)

@@ -110,3 +110,16 @@ def test_ambiguous_file_quarantines_and_asks_for_a_flag_then_the_flag_fixes_it(t
     assert fixed.exports["assessments"].status == "ok"
     assert fixed["sessions"]["performed_at"].iloc[0] == pd.Timestamp("2026-01-05 08:30")
     assert ds.exports["sessions"].errors["rule"].tolist() == ["date_order"]
+
+
+@pytest.mark.parametrize("odd", ["2026-01-05T10:00+01", "2026-01-05 10:00 UTC", "2026-01-05T10:00+01:00[Europe/Paris]"])
+def test_an_oddly_written_offset_spoils_only_its_own_row(odd):
+    # one offset spelled in a way pandas' ISO reader refuses beside a standard one used to leave every
+    # timestamp of the column unparsed ("not a real calendar date" on all 1,967 sessions of a file)
+    values = ["2026-01-05T08:30", "2026-01-05T09:00+02:00", odd, "2026-01-06T19:00", ""]
+    col = DateColumn.parse(pd.Series(values, dtype="str"), ("",), timezone="UTC")
+    col.resolve(None)
+    problem = col.problem.to_numpy()
+    assert (problem[[0, 1, 3, 4]] == 0).all() and problem[2] != 0
+    assert col.values.iloc[0] == pd.Timestamp("2026-01-05 08:30")
+    assert col.values.iloc[1] == pd.Timestamp("2026-01-05 07:00")  # +02:00 converted to the clinic's UTC

@@ -31,7 +31,7 @@ from ._csv import _detect_encoding, _sniff_delimiter
 from ._convert import _Collector, _convert_columns, tidy_categories
 from ._frames import ReadResult, _check_duplicate_header, _check_width, _finish
 from .dates import DatePolicy
-from .readers import ColumnMap, _apply_names
+from .readers import ColumnMap, _apply_names, parquet_integers
 from .schema import TableSchema
 
 __all__ = ["CSV_CHUNK_BYTES", "PARQUET_CHUNK_ROWS", "validate_in_slices"]
@@ -101,8 +101,11 @@ def _csv_slices(path: Path, export: str) -> Iterator[ReadResult] | None:
     _check_duplicate_header(path, header, "column")
     names = [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
 
-    def on_invalid(_row: Any) -> str:
-        raise _NotPlain  # a record whose field count differs: the careful reader numbers it
+    irregular: list[Any] = []
+
+    def on_invalid(row: Any) -> str:
+        irregular.append(row)  # a record whose field count differs: the careful reader numbers it
+        return "skip"
 
     def slices() -> Iterator[ReadResult]:
         reader = pv.open_csv(
@@ -115,12 +118,16 @@ def _csv_slices(path: Path, export: str) -> Iterator[ReadResult] | None:
         )
         first = 2
         for batch in reader:
+            if irregular:
+                raise _NotPlain
             if quotes and any(_holds_line_break(col) for col in batch.columns):
                 raise _NotPlain  # a record spans lines: the whole-file reader numbers them
             frame = batch.to_pandas()
             lines = np.arange(first, first + len(frame), dtype=np.int64)
             first += len(frame)
             yield _finish(path, export, frame, lines, "csv", [], encoding=label, delimiter=",", decimal=".")
+        if irregular:
+            raise _NotPlain
 
     return slices()
 
@@ -154,7 +161,7 @@ def _parquet_slices(path: Path, export: str) -> Iterator[ReadResult] | None:
         first = 2
         for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
             try:
-                frame = batch.to_pandas(date_as_object=False)
+                frame = batch.to_pandas(date_as_object=False, types_mapper=parquet_integers)
             except (pa.ArrowException, ValueError, OverflowError):
                 raise _NotPlain from None
             frame.columns = header

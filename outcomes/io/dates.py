@@ -49,6 +49,7 @@ _SLASH = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2
 _ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
 _SERIAL = r"^\d{5}(?:\.\d+)?$"
 _PARTIAL = r"\d{4}(?:-\d{1,2})?"
+_NAIVE = r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?)?"
 _OFFSET = r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})"
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "s")
 #: Codes stored in :attr:`DateColumn.problem`.
@@ -207,8 +208,13 @@ class DateColumn:
         if values is None:  # UTC offsets somewhere: take them out and parse them on their own
             offset = text.str.fullmatch(_OFFSET).fillna(False).to_numpy(dtype=bool) & ~missing
             values = _iso_naive(text.where(~(missing | partial | offset)))
-            if values is None:
-                values = pd.Series(pd.NaT, index=index)
+            if values is None:  # an offset spelled oddly ("+01", "UTC", "[Europe/Paris]"): parse the plainly
+                # naive values here and leave the odd ones to the slow path, row by row (one such value
+                # used to make every timestamp of the file "not a real calendar date")
+                plain = text.str.fullmatch(_NAIVE).fillna(False).to_numpy(dtype=bool) & ~(missing | partial | offset)
+                values = _iso_naive(text.where(plain))
+                if values is None:
+                    values = pd.Series(pd.NaT, index=index)
         values = values.astype("datetime64[us]")
         problem = pd.Series(0, index=index, dtype=np.int8)
         problem[partial] = _PARTIAL_CODE

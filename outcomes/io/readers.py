@@ -210,6 +210,20 @@ def read_export(
 # ----------------------------------------------------------------------- Parquet
 
 
+def parquet_integers(arrow_type: Any) -> Any:
+    """pandas' nullable integer type for an Arrow integer column (``to_pandas(types_mapper=...)``).
+
+    Without it a whole-number column with a missing value becomes float64 and its values are
+    shown as ``8.0``; and a slice of the column without a missing value would say ``8``.
+    """
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type):
+        return pd.api.types.pandas_dtype(("U" if pa.types.is_unsigned_integer(arrow_type) else "")
+                                         + f"Int{arrow_type.bit_width}")
+    return None
+
+
 def _read_parquet(path: Path, export: str) -> ReadResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -234,7 +248,8 @@ def _read_parquet(path: Path, export: str) -> ReadResult:
     if nested:
         notes.append("nested column(s) read as text: " + ", ".join(header[i] for i in nested))
     try:
-        frame = table.to_pandas(date_as_object=False)  # DATE columns as datetime64, not date objects
+        # DATE columns as datetime64, not date objects; whole numbers stay whole where some are missing
+        frame = table.to_pandas(date_as_object=False, types_mapper=parquet_integers)
     except (pa.ArrowException, ValueError, OverflowError) as exc:
         raise FileRejected(str(path), f"holds values that cannot be converted ({exc}).",
                            "Write the export again with plain types (text, numbers, dates), or as CSV.") from None
