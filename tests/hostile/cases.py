@@ -31,7 +31,7 @@ from .values import (
     b_patient_with_nothing, b_patients_column, b_privacy, b_scripts, b_session_dates, b_tz,
 )
 from .checks import (
-    check_audit_not_2199, check_foreign_kept, check_line_quarantined, check_max_errors, check_mentions,
+    check_at_most_quarantined, check_audit_not_2199, check_foreign_kept, check_line_quarantined, check_max_errors, check_mentions,
     check_not_accepted, check_not_called_absent, check_nul, check_patient_index, check_patient_report,
     check_privacy, check_quarantined_lines, check_sessions_all_accepted, check_stderr_mentions,
     check_unclosed_quote, check_utf16, check_xlsx_formula,
@@ -252,7 +252,8 @@ def _batch2() -> list[Case]:
         _c("invalid-calendar-dates", "3", b_values("assessments", "assessed_on",
                                                    ["2025-02-29", "2025-13-01", "2025-00-10", "2025-04-31"]),
            VO, {1}, check_line_quarantined("assessments", [5, 12, 19, 26])),
-        _c("offset-and-time-variants", "4", b_session_dates(offset_variants), VO, {0, 1}),
+        _c("offset-and-time-variants", "4", b_session_dates(offset_variants), VO, {0, 1},
+           check_at_most_quarantined("sessions", len(offset_variants("2025-01-01")))),
         _c("dst-gap-and-fold", "4", b_dst, VO + ("--timezone", "Europe/London"), {0, 1}),
         _c("timezone-bogus", "4", b_plain, VA + ("--timezone", "Mars/Olympus"), {2}),
         _c("timezone-path-traversal", "4", b_plain, VA + ("--timezone", "../../../../etc/passwd"), {2}),

@@ -189,6 +189,15 @@ def check_line_quarantined(export: str, lines: Sequence[int]) -> Callable[[Resul
     return check
 
 
+def check_at_most_quarantined(export: str, n: int) -> Callable[[Result, Env], None]:
+    """Damage in a few rows must not spill over to the rest of the file."""
+    def check(res: Result, env: Env) -> None:
+        rec = validate_records(res)[export]
+        lines = {e["line"] for e in rec["errors"]}
+        assert len(lines) <= n, f"{export}: {len(lines)} rows quarantined for damage in at most {n}; {rec['errors'][:2]}"
+    return check
+
+
 def check_not_accepted(export: str, column: str, values: Sequence[str]) -> Callable[[Result, Env], None]:
     """Each odd value must be quarantined (named in the errors) or at least not appear accepted as a number."""
     def check(res: Result, env: Env) -> None:
