@@ -170,6 +170,8 @@ def test_hostile_datasets_in_slices_match_the_whole_file(case, tmp_path, monkeyp
     monkeypatch.setattr(_chunks, "PARQUET_CHUNK_ROWS", 0)
     monkeypatch.setattr(_chunks, "PARQUET_BATCH_ROWS", 700)
     monkeypatch.setattr("outcomes.io.validate._LINK_BLOCK", 1000)
+    # and every column converted one distinct value at a time (the whole-file run: only 5,000+ rows)
+    monkeypatch.setattr("outcomes.io._convert._DISTINCT_MIN_ROWS", 0)
     sliced, err_sliced = load()
     assert err_sliced == err_whole
     if whole is not None:

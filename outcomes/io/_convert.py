@@ -256,6 +256,55 @@ def _convert_string(s: pd.Series, f: Field, missing: np.ndarray, errs: _Collecto
     return text
 
 
+def _convert_field(s: pd.Series, f: Field, schema: TableSchema, decimal: str,
+                   errs: _Collector) -> tuple[pd.Series, np.ndarray]:
+    """One non-date column converted to its type (failures into ``errs``), and its missing mask."""
+    m = _missing_mask(s, schema.missing_values)
+    if f.type in ("integer", "number"):
+        out = _convert_number(s, f, m, decimal, errs)
+    elif f.type == "boolean":
+        out = _convert_boolean(s, f, m, errs)
+    else:
+        out = _convert_string(s, f, m, errs)
+        if f.name in CATEGORICAL.get(schema.name, ()):
+            out = out.astype("category")
+    return out, m
+
+
+#: Columns at least this long are converted one distinct value at a time when they repeat enough.
+_DISTINCT_MIN_ROWS = 5000
+
+
+def _convert_distinct(s: pd.Series, f: Field, schema: TableSchema, decimal: str,
+                      errs: _Collector) -> tuple[pd.Series, np.ndarray] | None:
+    """:func:`_convert_field` run on each distinct text once, then spread to the rows (None: not worth it).
+
+    A session log repeats a few dozen values per column over millions of rows (pain 0-10, a
+    handful of exercises): converting 11 values instead of 2 million gives the same values,
+    missing marks and failures, because every rule here reads one value at a time. A failure
+    is reported on every row holding the value, with the same reason.
+    """
+    if len(s) < _DISTINCT_MIN_ROWS or _arrow_text(s) is None:
+        return None
+    codes, uniques = pd.factorize(s)  # Arrow's hash on Arrow text; a missing value (NaN) gets -1
+    if len(uniques) > len(s) // 4:
+        return None
+    values = pd.Series(uniques, dtype=s.dtype)
+    local = _Collector(errs.file, pd.DataFrame({f.name: values}))
+    out, m = _convert_field(values, f, schema, decimal, local)
+    filled = codes >= 0
+    rows = np.where(filled, codes, 0)
+    result = pd.Series(pd.api.extensions.take(out.array, codes, allow_fill=True), index=s.index)
+    missing = np.where(filled, np.asarray(m, dtype=bool)[rows], True)
+    for part in local.parts:  # one part per rule, in the order the rules ran
+        failed = np.zeros(len(values), dtype=bool)
+        failed[part["line"].to_numpy()] = True
+        reasons = dict(zip(part["value"], part["reason"]))
+        errs.add(filled & failed[rows], str(part["column"].iat[0]), str(part["rule"].iat[0]),
+                 lambda v, _ln, r=reasons: r[v])
+    return result, missing
+
+
 def _convert_columns(read: ReadResult, schema: TableSchema, errs: _Collector,
                      date_order: DateOrder | None, policy: DatePolicy) -> tuple[pd.DataFrame, dict[str, Any]]:
     frame = read.frame
@@ -270,16 +319,9 @@ def _convert_columns(read: ReadResult, schema: TableSchema, errs: _Collector,
             dates[f.name] = DateColumn.parse(s, schema.missing_values, timezone=policy.timezone)
             missing[f.name] = dates[f.name].missing
             continue
-        m = _missing_mask(s, schema.missing_values)
-        missing[f.name] = m
-        if f.type in ("integer", "number"):
-            typed[f.name] = _convert_number(s, f, m, read.decimal, errs)
-        elif f.type == "boolean":
-            typed[f.name] = _convert_boolean(s, f, m, errs)
-        else:
-            typed[f.name] = _convert_string(s, f, m, errs)
-            if f.name in CATEGORICAL.get(schema.name, ()):
-                typed[f.name] = typed[f.name].astype("category")
+        one_key = list(schema.primary_key) == [f.name]  # all different: nothing to gain by distinct values
+        done = None if one_key else _convert_distinct(s, f, schema, read.decimal, errs)
+        typed[f.name], missing[f.name] = done if done is not None else _convert_field(s, f, schema, read.decimal, errs)
     order, order_note = infer_date_order(list(dates.values()), date_order)
     detected: dict[str, Any] = {}
     if dates:
