@@ -319,6 +319,10 @@ def _row_of(pid: pd.Series, accepted_ids: pd.Index) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(pid.dtype, pd.CategoricalDtype):  # each distinct code looked up once, spread by the row codes
+        cats = _row_of(pd.Series(pid.cat.categories.astype("str")), accepted_ids)
+        codes = pid.cat.codes.to_numpy()
+        return np.where(codes >= 0, cats.astype(np.int32)[np.maximum(codes, 0)], -1).astype(np.int32)
     arr, ids = _arrow_text(pid), _arrow_text(pd.Series(accepted_ids))
     if arr is None or ids is None or not accepted_ids.is_unique:
         found = pid.isin(accepted_ids).to_numpy()
