@@ -243,7 +243,7 @@ def validate_in_slices(path: Path, schema: TableSchema, *, column_map: ColumnMap
             _apply_names(read, schema, ColumnMap())
             if first is None:
                 required_columns_present(read, schema)
-                first = ReadResult(export=read.export, path=read.path, frame=read.frame.iloc[:0],
+                first = ReadResult(export=read.export, path=read.path, frame=read.frame.iloc[:0].copy(),
                                    rows_read=0, blank_skipped=0, file_format=read.file_format,
                                    encoding=read.encoding, delimiter=read.delimiter, decimal=read.decimal,
                                    renamed=read.renamed, extra_columns=read.extra_columns,
@@ -337,6 +337,8 @@ def _text_hash(s: pd.Series) -> np.ndarray | None:
     A polynomial over the bytes mixed with the length, then a 64-bit finaliser (splitmix64);
     missing values are left out. Used only to prove a key has no repeats, never to find them.
     """
+    import pyarrow as pa
+
     from ._convert import _arrow_text
 
     arr = _arrow_text(s)
@@ -349,7 +351,7 @@ def _text_hash(s: pd.Series) -> np.ndarray | None:
         if len(chunk) == 0:
             continue
         bufs = chunk.buffers()
-        width = np.int64 if chunk.type in (pa_large_string(),) else np.int32
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         pos = np.frombuffer(bufs[1], width)[chunk.offset: chunk.offset + len(chunk) + 1].astype(np.int64)
         data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
         start, length = pos[:-1] - pos[0], np.diff(pos)
@@ -370,15 +372,9 @@ def _text_hash(s: pd.Series) -> np.ndarray | None:
     return np.concatenate(out) if out else np.zeros(0, np.uint64)
 
 
-def pa_large_string():
-    import pyarrow as pa
-
-    return pa.large_string()
-
-
 def recover_original_text(result: Any, schema: TableSchema, lines: Any = None) -> None:
     """Read back, from the file, the text of quarantined rows (or of ``lines``) that ``result.original`` lacks."""
-    if lines is None and result.errors.empty or result.path is None:
+    if (lines is None and result.errors.empty) or result.path is None:
         return
     wanted = result.errors["line"].unique() if lines is None else np.asarray(lines)
     want = np.setdiff1d(wanted, result.original.index.to_numpy())
