@@ -128,8 +128,8 @@ class Dataset:
             "options": self.options, "inputs": files,
         }
 
-
     def _digest(self, path: Path) -> str:
+        """The input's SHA-256: from the hashing thread when it ran, else computed now."""
         known = self.hashes.get(str(path))
         if isinstance(known, Future):
             known = self.hashes[str(path)] = known.result()
