@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -176,3 +177,19 @@ def test_hostile_datasets_in_slices_match_the_whole_file(case, tmp_path, monkeyp
     assert err_sliced == err_whole
     if whole is not None:
         _same(whole, sliced)
+
+
+def test_window_reasons_without_the_text_quote_the_value_as_read(damaged):
+    # a row the window rule quarantines whose text is not at hand (and cannot be read back) is still
+    # reported, quoting the value as read, instead of failing with a KeyError
+    from outcomes.io.validate import _as_written
+
+    ds = load_dataset(damaged)
+    s = ds.exports["sessions"]
+    data = s.data
+    flagged = np.zeros(len(data), dtype=bool)
+    flagged[:2] = True
+    s.original, s.recover = s.original.iloc[:0], None
+    text = _as_written(s, data, "performed_at", flagged)
+    assert list(text.index) == list(data.index[:2])
+    assert text.iloc[0] == data["performed_at"].iloc[0].isoformat()

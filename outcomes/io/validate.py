@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._convert import ERROR_COLUMNS, _Collector, _arrow_text, _convert_columns, tidy_categories
+from ._convert import ERROR_COLUMNS, _Collector, _arrow_text, _convert_columns, _fmt_value, tidy_categories
 from .dates import DateOrder, DatePolicy
 from .errors import FileRejected
 from .readers import ReadResult
@@ -306,7 +306,11 @@ def _as_written(res: ExportResult, data: pd.DataFrame, col: str, flagged: np.nda
     if len(missing) and res.recover is not None:
         res.recover(missing)
         original = res.original
-    return original[col]
+    text = original[col].reindex(lines).astype(object)
+    gone = text.isna().to_numpy()
+    if gone.any():  # text not to be had (the file changed under us?): the value as read, not a KeyError
+        text[gone] = [_fmt_value(v) for v in data[col].loc[lines[gone]]]
+    return text
 
 
 def _day(value: np.datetime64) -> str:
