@@ -512,10 +512,10 @@ def _text_cells(s: pd.Series):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = pa.array(s.cat.categories.astype(object), type=pa.large_string(), from_pandas=True)
+    if isinstance(s.dtype, pd.CategoricalDtype):  # each category made safe once, then spread by the codes
+        cats = _text_cells(pd.Series(s.cat.categories.astype(object), dtype=object))
         codes = s.cat.codes.to_numpy()
-        arr = cats.take(pa.array(codes, mask=codes < 0))
+        return cats.take(pa.array(codes, mask=codes < 0))
     else:
         arr = pa.array(s, type=pa.large_string(), from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
