@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_INSTRUMENTS",
     "DEFAULT_OPTIONS",
     "DEFAULT_VISIT_WEEKS",
+    "EARLIEST_DATE",
     "PROGRAM_WEEKS",
     "SIMULATION_FIGURES",
     "SimulationFigure",
@@ -36,6 +37,10 @@ DEFAULT_VISIT_WEEKS: tuple[int, ...] = (0, 2, 4, 6, 8, 12)
 #: Length of the glide program in weeks (sessions from day 0 to day 7 x 12 - 1; the last
 #: planned visit is at program end). Patient pages draw every time axis from 0 to this.
 PROGRAM_WEEKS: int = 12
+
+#: Dates before this are not plausible for a clinical record (typos such as 0001-01-01);
+#: ``--earliest-date`` changes it.
+EARLIEST_DATE: str = "1900-01-01"
 
 
 @dataclass(frozen=True)

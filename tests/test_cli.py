@@ -138,10 +138,3 @@ def test_validate_loads_no_modelling_or_plotting_library(valid_dir, cli_env):
     loaded = _modules_after(code, cli_env)
     assert {"pandas", "pyarrow"} <= loaded  # the probe sees what is loaded
     assert not loaded & {"matplotlib", "scipy", "statsmodels", "jinja2", "weasyprint"}
-
-
-def test_help_default_earliest_date_matches_the_readers():
-    from outcomes.cli._common import EARLIEST
-    from outcomes.io.dates import EARLIEST as READERS
-
-    assert EARLIEST == READERS

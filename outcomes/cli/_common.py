@@ -7,6 +7,7 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Iterator
 
+from ..config import EARLIEST_DATE
 from ..errors import NothingToAnalyse
 
 if TYPE_CHECKING:  # the readers, the cohort and the output machinery need pandas: loaded when a command runs
@@ -17,10 +18,6 @@ if TYPE_CHECKING:  # the readers, the cohort and the output machinery need panda
 
 __all__ = ["add_data_options", "add_force_option", "dataset_from_args", "load_cohort", "non_negative_int", "outputs",
            "positive_int"]
-
-#: Default of --earliest-date (the same as ``outcomes.io.dates.EARLIEST``, which a test checks); written
-#: here so that ``--help`` does not import the date readers.
-EARLIEST = "1900-01-01"
 
 #: Whole numbers above this are refused before they reach numpy (an int64 holds up to 9.2e18).
 _MAX_INT = 10**9
@@ -59,8 +56,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                        help="read dates like 03/04/2026 as month/day/year")
     p.add_argument("--grace-days", type=_grace_days, default=14, metavar="N",
                    help="days after discharged_on still accepted for sessions and assessments (default 14)")
-    p.add_argument("--earliest-date", default=EARLIEST, metavar="YYYY-MM-DD",
-                   help=f"dates before this are quarantined as implausible (default {EARLIEST})")
+    p.add_argument("--earliest-date", default=EARLIEST_DATE, metavar="YYYY-MM-DD",
+                   help=f"dates before this are quarantined as implausible (default {EARLIEST_DATE})")
     p.add_argument("--latest-date", default=None, metavar="YYYY-MM-DD",
                    help="dates after this are quarantined as implausible (default: the day after today)")
     p.add_argument("--timezone", default=None, metavar="ZONE",

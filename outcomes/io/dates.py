@@ -37,11 +37,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import EARLIEST_DATE
+
 __all__ = ["EARLIEST", "PROBLEMS", "DateColumn", "DateOrder", "DatePolicy", "clinic_timezone",
            "default_latest", "infer_date_order"]
 
-#: Dates before this are not plausible for a clinical record (typos such as 0001-01-01).
-EARLIEST = "1900-01-01"
+#: Dates before this are not plausible for a clinical record (``outcomes.config.EARLIEST_DATE``).
+EARLIEST = EARLIEST_DATE
 
 DateOrder = str  # "dayfirst" | "monthfirst"
 
