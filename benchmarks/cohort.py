@@ -31,34 +31,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _memory import _peak_mb, _reset_peak  # noqa: E402
+from _memory import _peak_mb, _reset_peak, _rss_mb  # noqa: E402
 
 _KEEP_TEXT = {"session_id", "note"}  # unique or free text: stays a string column
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _trim() -> None:
     """Hand freed heap back to the OS (glibc), so the resident size before the build is the frames' own,
     not what simulating left behind."""
+    from outcomes.io._chunks import give_back_memory
+
     gc.collect()
-    try:
-        import pyarrow
-
-        pyarrow.default_memory_pool().release_unused()
-    except (ImportError, AttributeError):
-        pass
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    give_back_memory()
 
 
 def _narrow(frame):
