@@ -275,7 +275,9 @@ def _window_rules(errs: _Collector, data: pd.DataFrame, res: ExportResult, col: 
         if discharged is not None:
             end = discharged[safe]
             late[a:b] = known[a:b] & ~np.isnat(end) & (day > end + grace)
-    as_written = _as_written(res, data, col, early | late)  # reasons quote the file's text
+    # reasons quote the file's text; rows of unknown patients are read back in the same pass (an export
+    # read in slices), so their quarantine shows the file's text without a second read of the file
+    as_written = _as_written(res, data, col, early | late | ~known)
 
     def patient_row(ln: int) -> int:
         return int(max(row_of[data.index.get_loc(ln)], 0))
