@@ -18,7 +18,6 @@ the caller reads the whole file as before.
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from ._csv import _detect_encoding, _sniff_delimiter
+from ._csv import _detect_encoding, _read_header
 from ._convert import _Collector, _convert_columns, tidy_categories
 from ._frames import ReadResult, _check_duplicate_header, _check_width, _finish
 from .dates import DatePolicy
@@ -93,14 +92,9 @@ def _csv_slices(path: Path, export: str) -> Iterator[ReadResult] | None:
     encoding, label, _breaks, quotes = _detect_encoding(path)
     if label not in ("UTF-8", "UTF-8 with BOM") or quotes % 2:
         return None
-    with open(path, encoding=encoding, newline="") as fh:
-        header_line = fh.readline().rstrip("\r\n")
-    if not header_line.strip() or _sniff_delimiter(header_line) != ",":
+    delimiter, names = _read_header(path, encoding)  # a bad header is rejected as by the whole-file reader
+    if delimiter != ",":
         return None
-    header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([header_line]))]
-    _check_width(path, len(header))
-    _check_duplicate_header(path, header, "column")
-    names = [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
 
     irregular: list[Any] = []
 

@@ -97,11 +97,13 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(path: Path, export: str) -> ReadResult:
-    encoding, enc_label, breaks, quotes = _detect_encoding(path)
+def _read_header(path: Path, encoding: str) -> tuple[str, list[str]]:
+    """The delimiter and the column names of line 1 (a blank name becomes ``unnamed_<n>``).
+
+    Raises :class:`FileRejected` for a blank first line, too many columns or a repeated name.
+    """
     with open(path, encoding=encoding, newline="") as fh:
-        first = fh.readline()
-    header_line = first.rstrip("\r\n")
+        header_line = fh.readline().rstrip("\r\n")
     if not header_line.strip():
         raise FileRejected(
             str(path), "line 1 is blank.",
@@ -109,11 +111,15 @@ def _read_csv(path: Path, export: str) -> ReadResult:
             line=1,
         )
     delimiter = _sniff_delimiter(header_line)
-    header = next(csv.reader([header_line], delimiter=delimiter))
-    header = [h.strip().lstrip("\ufeff") for h in header]
+    header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([header_line], delimiter=delimiter))]
     _check_width(path, len(header))
     _check_duplicate_header(path, header, "column")
-    names = [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
+    return delimiter, [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
+
+
+def _read_csv(path: Path, export: str) -> ReadResult:
+    encoding, enc_label, breaks, quotes = _detect_encoding(path)
+    delimiter, names = _read_header(path, encoding)
     frame = _read_csv_fast(path, encoding, delimiter, names)
     surplus = None
     if frame is None:
