@@ -193,3 +193,17 @@ def test_window_reasons_without_the_text_quote_the_value_as_read(damaged):
     text = _as_written(s, data, "performed_at", flagged)
     assert list(text.index) == list(data.index[:2])
     assert text.iloc[0] == data["performed_at"].iloc[0].isoformat()
+
+
+def test_tidy_categories_keeps_the_used_categories_sorted():
+    from outcomes.io._convert import tidy_categories
+
+    frame = pd.DataFrame({
+        "messy": pd.Categorical(["b", "a", None, "b"], categories=["z", "b", "a"]),  # "z" unused, unsorted
+        "tidy": pd.Categorical(["a", "b", "a", None], categories=["a", "b"]),
+    })
+    tidy = frame["tidy"].copy()
+    tidy_categories(frame)
+    assert list(frame["messy"].cat.categories) == ["a", "b"]
+    assert frame["messy"].tolist()[:2] == ["b", "a"] and pd.isna(frame["messy"].iat[2])
+    pd.testing.assert_series_equal(frame["tidy"], tidy)

@@ -171,7 +171,11 @@ def tidy_categories(frame: pd.DataFrame | None) -> None:
     for col in frame.columns:
         s = frame[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            used = s.cat.remove_unused_categories().cat.categories
+            cats = s.cat.categories
+            codes = s.cat.codes.to_numpy()
+            used = cats[np.bincount(codes[codes >= 0], minlength=len(cats)) > 0]  # a count, not a sort of the codes
+            if len(used) == len(cats) and cats.is_monotonic_increasing:
+                continue  # already tidy: nothing to recode (most large exports)
             frame[col] = s.cat.set_categories(sorted(used))
 
 
