@@ -5,7 +5,8 @@ environment). Usage::
 
     python benchmarks/duckdb_validate.py /tmp/outcomes-bench-200000-1-parquet 2GB
 
-The folder is one written by ``benchmarks/scale.py`` (Parquet). Prints the seconds of the per-row
+The folder is one written by ``benchmarks/scale.py`` (Parquet) or ``benchmarks/validate.py`` (CSV or
+Parquet; each query reads the files again, as DuckDB does without a table). Prints the seconds of the per-row
 rules, the key rule, the link rules and writing the rows as CSV, and the peak memory under the
 given memory limit. Not part of ``make test``.
 """
@@ -29,8 +30,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="outcomes-duckdb-"))
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{limit}'; SET threads=2; SET temp_directory='{tmp / 'spill'}'")
-    s = f"read_parquet('{folder / 'sessions.parquet'}')"
-    p = f"read_parquet('{folder / 'patients.parquet'}')"
+    fmt = "parquet" if (folder / "sessions.parquet").exists() else "csv"
+    s = f"read_{fmt}('{folder / f'sessions.{fmt}'}')"
+    p = f"read_{fmt}('{folder / f'patients.{fmt}'}')"
     t0 = time.perf_counter()
     rows = con.execute(f"""
         SELECT count(*),
