@@ -207,3 +207,14 @@ def test_tidy_categories_keeps_the_used_categories_sorted():
     assert list(frame["messy"].cat.categories) == ["a", "b"]
     assert frame["messy"].tolist()[:2] == ["b", "a"] and pd.isna(frame["messy"].iat[2])
     pd.testing.assert_series_equal(frame["tidy"], tidy)
+
+
+def test_key_hash_is_the_same_by_byte_position_and_by_byte(monkeypatch):
+    rng = np.random.default_rng(7)
+    values = ["".join(rng.choice(list("abXZ09_-é"), size=rng.integers(0, 30))) for _ in range(3000)]
+    s = pd.Series([*values, None, ""], dtype="str")
+    monkeypatch.setattr(_chunks, "_GATHER_BYTES", 100)
+    by_position = _chunks._text_hash(s)
+    monkeypatch.setattr(_chunks, "_GATHER_BYTES", 0)
+    by_byte = _chunks._text_hash(s)
+    assert len(by_position) == 3001 and (by_position == by_byte).all()

@@ -350,6 +350,9 @@ def _distinct_by_hash(parts: list[np.ndarray]) -> bool:
 
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)
+#: Keys no longer than this are hashed a byte position at a time (a pass per position over the
+#: values; session codes are 2-10 bytes), longer ones a byte at a time over all their bytes.
+_GATHER_BYTES = 24
 
 
 def _text_hash(s: pd.Series) -> np.ndarray | None:
@@ -376,11 +379,19 @@ def _text_hash(s: pd.Series) -> np.ndarray | None:
         pos = np.frombuffer(bufs[1], width)[chunk.offset: chunk.offset + len(chunk) + 1].astype(np.int64)
         data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
         start, length = pos[:-1] - pos[0], np.diff(pos)
-        seg = data[pos[0]:pos[-1]].astype(np.uint64)
+        seg = data[pos[0]:pos[-1]]
         h = length.astype(np.uint64) * _MULT
-        if len(seg):
+        longest = int(length.max()) if len(length) else 0
+        if len(seg) and longest <= _GATHER_BYTES:  # short codes: the j-th byte of every value at once
+            powers = np.cumprod(np.full(longest, 0x100000001B3, dtype=np.uint64))
+            last = len(seg) - 1
+            for j in range(longest):
+                byte = seg[np.minimum(start + j, last)].astype(np.uint64)
+                h += np.where(length > j, byte * powers[j], np.uint64(0))
+        elif len(seg):
+            seg = seg.astype(np.uint64)
             within = np.arange(len(seg), dtype=np.int64) - np.repeat(start, length)
-            powers = np.cumprod(np.full(int(length.max()), 0x100000001B3, dtype=np.uint64))
+            powers = np.cumprod(np.full(longest, 0x100000001B3, dtype=np.uint64))
             terms = seg * powers[within]
             filled = length > 0
             h[filled] += np.add.reduceat(terms, start[filled])
