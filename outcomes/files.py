@@ -481,30 +481,104 @@ def _csv_slice(part: pd.DataFrame, date_columns: tuple[str, ...], datetime_colum
     import pyarrow.compute as pc
 
     single = len(part.columns) == 1
-    cells = []
-    for col in part.columns:
-        s = part[col]
-        if _neutral_name(col) in date_columns:
-            cell = _iso_cells(s, "D")
-        elif _neutral_name(col) in datetime_columns:
-            cell = _iso_cells(s, "s")
-        elif isinstance(s.dtype, pd.CategoricalDtype) or _is_textual(s.dtype):
-            cell = _text_cells(s)
-        elif pd.api.types.is_bool_dtype(s.dtype):
-            arr = pa.array(s, from_pandas=True)
-            cell = pc.if_else(arr, pa.scalar("true", pa.large_string()), pa.scalar("false", pa.large_string()))
-        elif pd.api.types.is_integer_dtype(s.dtype):
-            cell = pc.cast(pa.array(s, from_pandas=True), pa.large_string())
-        else:
-            cell = _float_cells(s.to_numpy(dtype=np.float64))
-        if single:
-            cell = pc.if_else(pc.equal(pc.fill_null(cell, ""), ""), pa.scalar('""', pa.large_string()), cell)
-        cells.append(cell)
     sep, nl = pa.scalar(",", pa.large_string()), pa.scalar("\n", pa.large_string())
+    cells = []
+    few: dict[object, tuple[np.ndarray, int]] = {}
+    for cols in _runs(part, few) if len(part) >= _RUN_MIN_ROWS else [[c] for c in part.columns]:
+        if len(cols) == 1:
+            cell = _cells(part[cols[0]], cols[0], date_columns, datetime_columns)
+            if single:
+                cell = pc.if_else(pc.equal(pc.fill_null(cell, ""), ""), pa.scalar('""', pa.large_string()), cell)
+        else:  # columns of few values side by side: the text of each combination of values, made once
+            codes, rows = _combinations([few[c] for c in cols])
+            some = part.iloc[rows]
+            text = pc.binary_join_element_wise(*[_cells(some[c], c, date_columns, datetime_columns) for c in cols],
+                                               sep, null_handling="replace", null_replacement="")
+            cell = text.take(pa.array(codes))
+        cells.append(cell)
     # the line break joins the last cell (one column copied again, not the whole line)
     cells[-1] = pc.binary_join_element_wise(pc.fill_null(cells[-1], ""), pa.scalar("", pa.large_string()), nl)
     line = pc.binary_join_element_wise(*cells, sep, null_handling="replace", null_replacement="")
     return line if isinstance(line, pa.ChunkedArray) else pa.chunked_array([line])
+
+
+#: Slices at least this long write runs of few-valued columns once per combination of values.
+_RUN_MIN_ROWS = 10_000
+#: A column with at most this many distinct codes (categories, booleans, integers within this range).
+_FEW_VALUES = 4096
+
+
+def _cells(s: pd.Series, col: object, date_columns: tuple[str, ...], datetime_columns: tuple[str, ...]):
+    """One column's cell text (null where missing), as an Arrow large-string array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if _neutral_name(col) in date_columns:
+        return _iso_cells(s, "D")
+    if _neutral_name(col) in datetime_columns:
+        return _iso_cells(s, "s")
+    if isinstance(s.dtype, pd.CategoricalDtype) or _is_textual(s.dtype):
+        return _text_cells(s)
+    if pd.api.types.is_bool_dtype(s.dtype):
+        arr = pa.array(s, from_pandas=True)
+        return pc.if_else(arr, pa.scalar("true", pa.large_string()), pa.scalar("false", pa.large_string()))
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return pc.cast(pa.array(s, from_pandas=True), pa.large_string())
+    return _float_cells(s.to_numpy(dtype=np.float64))
+
+
+def _few_codes(s: pd.Series) -> tuple[np.ndarray, int] | None:
+    """Codes 0..k-1 of a column of few distinct values (0 = missing), or None for other columns."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        k = len(s.cat.categories) + 1
+        return (s.cat.codes.to_numpy().astype(np.int64) + 1, k) if k <= _FEW_VALUES else None
+    if not (pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_integer_dtype(s.dtype)):
+        return None
+    if isinstance(s.dtype, np.dtype):
+        values, missing = s.to_numpy().astype(np.int64), np.zeros(len(s), dtype=bool)
+    else:  # nullable: the values under the mask are arbitrary
+        values = s.array._data.astype(np.int64)
+        missing = s.array._mask
+    if missing.all():
+        return np.zeros(len(s), dtype=np.int64), 1
+    lo, hi = int(values[~missing].min()), int(values[~missing].max())
+    if hi - lo + 2 > _FEW_VALUES:
+        return None
+    return np.where(missing, 0, values - lo + 1), hi - lo + 2
+
+
+def _runs(part: pd.DataFrame, few: dict[object, tuple[np.ndarray, int]]) -> list[list[object]]:
+    """The columns in order, grouped: adjacent few-valued columns together (their codes put in ``few``),
+    every other column alone."""
+    runs: list[list[object]] = []
+    few_before = False
+    for col in part.columns:
+        found = _few_codes(part[col])
+        if found is not None:
+            few[col] = found
+        if found is not None and few_before:
+            runs[-1].append(col)
+        else:
+            runs.append([col])
+        few_before = found is not None
+    return runs
+
+
+def _combinations(columns: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, the number of its combination of codes (one ``(codes, k)`` a column); and a row
+    holding each combination."""
+    combined = np.zeros(len(columns[0][0]), dtype=np.int64)
+    size = 1
+    for codes, k in columns:
+        if size * k >= 1 << 62:  # renumber the combinations seen so far before they overflow
+            combined, uniques = pd.factorize(combined)
+            size = len(uniques)
+        combined = combined * k + codes
+        size *= k
+    codes, uniques = pd.factorize(combined)
+    rows = np.empty(len(uniques), dtype=np.int64)
+    rows[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the first row of each combination
+    return codes.astype(np.int64), rows
 
 
 def _text_cells(s: pd.Series):

@@ -109,3 +109,30 @@ def test_labels_that_are_not_text_are_written_as_pandas_does():
     for frame in (pd.DataFrame({None: ["a"], 1: ["b"]}), pd.DataFrame([[1.5, "x"]]),
                   pd.DataFrame({"a": pd.to_timedelta([1], unit="D")})):
         assert frame_to_csv_text(frame) == _frame_to_csv_text_pandas(frame)
+
+
+@pytest.mark.parametrize("seed", range(2, 4))
+def test_runs_of_few_valued_columns_give_pandas_text(seed, monkeypatch):
+    # every slice writes adjacent categories, booleans and small integers once per combination
+    import outcomes.files as files
+
+    monkeypatch.setattr(files, "_RUN_MIN_ROWS", 0)
+    rng = random.Random(seed)
+    for _ in range(120):
+        frame, dates, stamps = _random_frame(rng)
+        want = _frame_to_csv_text_pandas(frame, date_columns=dates, datetime_columns=stamps)
+        assert frame_to_csv_text(frame, date_columns=dates, datetime_columns=stamps) == want, frame.dtypes
+
+
+def test_many_few_valued_columns_are_renumbered_before_their_codes_overflow(monkeypatch):
+    import outcomes.files as files
+
+    monkeypatch.setattr(files, "_RUN_MIN_ROWS", 0)
+    gen = np.random.default_rng(3)
+    frame = pd.DataFrame({f"c{j}": pd.array(gen.integers(-2000, 2000, 500), dtype="Int64") for j in range(8)})
+    frame.iloc[::7, 3] = pd.NA
+    frame["flag"] = pd.array(gen.random(500) < 0.5, dtype="boolean")
+    frame["kind"] = pd.Categorical(gen.choice(["a", "=b", "c,d"], 500))
+    runs = files._runs(frame, few := {})
+    assert runs == [list(frame.columns)] and np.prod([float(k) for _, k in few.values()]) > 2.0 ** 62
+    assert frame_to_csv_text(frame) == _frame_to_csv_text_pandas(frame)
