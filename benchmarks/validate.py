@@ -5,6 +5,7 @@ Usage::
     python benchmarks/validate.py                      # 20,000 patients, CSV
     python benchmarks/validate.py --patients 200000 --format parquet
     python benchmarks/validate.py --repeat 3           # best of three runs (shared machines)
+    python benchmarks/validate.py --format parquet --out-format parquet   # Parquet in, Parquet out
 
 The dataset is simulated once per (patients, seed, format) into a cache folder
 (default: the system temp folder). Each run is a fresh child process that reads and
@@ -53,7 +54,7 @@ def _anchor(folder: str) -> None:
                       "baseline_rss": base}))
 
 
-def _child(folder: str) -> None:
+def _child(folder: str, out_format: str) -> None:
     import shutil
 
     import pandas  # noqa: F401  (baseline includes the libraries)
@@ -69,7 +70,7 @@ def _child(folder: str) -> None:
     out_dir = Path(tempfile.mkdtemp(prefix="outcomes-bench-out-"))
     try:
         t1 = time.perf_counter()
-        write_validation(ds, out_dir)
+        write_validation(ds, out_dir, out_format=out_format)
         write_seconds = time.perf_counter() - t1
         out_bytes = sum(p.stat().st_size for p in out_dir.iterdir())
     finally:
@@ -89,7 +90,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    ap.add_argument("--format", choices=("csv", "parquet"), default="csv", help="the simulated exports' format")
+    ap.add_argument("--out-format", choices=("csv", "parquet"), default="csv",
+                    help="the accepted rows' files (outcomes validate --out-format)")
     ap.add_argument("--cache", default=tempfile.gettempdir())
     ap.add_argument("--repeat", type=int, default=1, help="runs of each child; the best time is shown")
     ap.add_argument("--no-anchor", action="store_true", help="skip the bare pandas read")
@@ -97,7 +100,7 @@ def main() -> None:
     ap.add_argument("--anchor", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _child(args.child)
+        _child(args.child, args.out_format)
         return
     if args.anchor:
         _anchor(args.anchor)
@@ -115,8 +118,8 @@ def main() -> None:
               f"{time.perf_counter() - t1:.1f} s")
         del ds
     def run(flag: str) -> dict:
-        res = subprocess.run([sys.executable, __file__, flag, str(folder)], capture_output=True, text=True,
-                             check=True)
+        res = subprocess.run([sys.executable, __file__, flag, str(folder), "--out-format", args.out_format],
+                             capture_output=True, text=True, check=True)
         return json.loads(res.stdout.strip().splitlines()[-1])
 
     runs, anchors = [], []
@@ -134,7 +137,8 @@ def main() -> None:
     total = r["seconds"] + r["write_seconds"]
     print(f"read + validate: {r['seconds']:.2f} s -> {rows / r['seconds']:,.0f} rows/s "
           f"(sessions rows/s over the whole run: {s['rows_read'] / r['seconds']:,.0f})")
-    print(f"write outputs: {r['write_seconds']:.2f} s ({r['out_bytes'] / mb:,.0f} MB)")
+    print(f"write outputs: {r['write_seconds']:.2f} s ({r['out_bytes'] / mb:,.0f} MB; accepted rows as "
+          f"{args.out_format})")
     print(f"end to end with outputs: {total:.2f} s -> {rows / total:,.0f} rows/s "
           f"(best of {len(runs)}: " + ", ".join(f"{x['seconds'] + x['write_seconds']:.2f}" for x in runs) + " s)")
     if anchors:

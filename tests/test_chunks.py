@@ -218,3 +218,30 @@ def test_key_hash_is_the_same_by_byte_position_and_by_byte(monkeypatch):
     monkeypatch.setattr(_chunks, "_GATHER_BYTES", 0)
     by_byte = _chunks._text_hash(s)
     assert len(by_position) == 3001 and (by_position == by_byte).all()
+
+
+@pytest.mark.parametrize("out_format", ["csv", "parquet"])
+def test_accepted_files_read_back_as_the_accepted_rows(damaged, tmp_path, out_format):
+    # validate -> accepted files -> validate them again: every row accepted, the same values and types
+    from outcomes.io import write_validation
+
+    path = damaged / "sessions.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    fields = lines[40].split(",")
+    fields[11] = ""  # a blank response (optional) in an accepted row: a missing category
+    lines[40] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = load_dataset(damaged)
+    assert first.exports["sessions"].quarantined > 0
+    out = tmp_path / "out"
+    written = write_validation(first, out, out_format=out_format)
+    assert written["sessions"].endswith(f"sessions.{out_format}")
+    assert sorted(p.name for p in out.glob(f"*.{out_format}") if "quarantine" not in p.name) == [
+        f"{n}.{out_format}" for n in ("assessments", "patients", "prescriptions", "sessions")]
+    assert (out / "sessions.quarantine.csv").is_file()  # quarantined rows stay CSV in either format
+    again = load_dataset(out)
+    for name, r in first.exports.items():
+        b = again.exports[name]
+        assert (b.rows_read, b.accepted, b.quarantined) == (r.accepted, r.accepted, 0), name
+        pd.testing.assert_frame_equal(b.data.reset_index(drop=True), r.data.reset_index(drop=True))
+    assert again.exports["sessions"].data["response"].isna().sum() == 1

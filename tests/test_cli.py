@@ -36,6 +36,20 @@ def test_clean_dataset_exits_0_and_writes_outputs(valid_dir, tmp_path, cli_env):
     assert not list(out.glob(".*tmp"))  # no temporary files left behind
 
 
+def test_accepted_rows_as_parquet(valid_dir, tmp_path, cli_env):
+    out = tmp_path / "out"
+    p = run("validate", str(valid_dir), "--out", str(out), "--out-format", "parquet", env=cli_env)
+    assert p.returncode == 0, p.stderr
+    assert "sessions.parquet" in p.stdout and not list(out.glob("sessions.csv"))
+    s = pd.read_parquet(out / "sessions.parquet")
+    assert str(s["performed_at"].dtype).startswith("datetime64") and s["stopped_early"].tolist()[:3] == [
+        False, False, True]
+    doc = json.loads((out / "validation.json").read_text())
+    assert doc["outputs"]["sessions"].endswith("sessions.parquet")
+    bad = run("validate", str(valid_dir), "--out", str(out), "--out-format", "xlsx", env=cli_env)
+    assert bad.returncode == 2 and "--out-format" in bad.stderr
+
+
 def test_problems_exit_1_json_shape_and_quarantine_file(tmp_path, cli_env):
     bad = replace_line(SESSIONS, 3, "X2,P001,2026-01-05T19:00,=1+1,slider,seated,1,2,20,5,14,same,false,"
                                     "<b>hi</b>")

@@ -385,3 +385,4 @@ def check_links(results: dict[str, ExportResult], *, grace_days: int = 14) -> No
             res.errors = pd.concat([res.errors, new], ignore_index=True).sort_values(
                 ["line", "column"], kind="stable", ignore_index=True)
             _settle(res)
+            tidy_categories(res.data)  # an unknown patient's code is no category of the accepted rows
