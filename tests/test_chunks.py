@@ -245,3 +245,18 @@ def test_accepted_files_read_back_as_the_accepted_rows(damaged, tmp_path, out_fo
         assert (b.rows_read, b.accepted, b.quarantined) == (r.accepted, r.accepted, 0), name
         pd.testing.assert_frame_equal(b.data.reset_index(drop=True), r.data.reset_index(drop=True))
     assert again.exports["sessions"].data["response"].isna().sum() == 1
+
+
+@pytest.mark.parametrize("values, expected", [
+    (["a b", "c d", "", "e"], False),  # spaces inside only
+    (["ab", " c", "d"], True), (["ab", "c\u00a0"], True), (["ab", "c\t"], True),
+    (["P001", "P002", ""], False), (["", ""], False), (["x", "é"], True),
+])
+def test_strip_is_needed_only_for_white_space_at_an_edge(values, expected):
+    import pyarrow as pa
+
+    from outcomes.io._frames import _blank_text, _may_need_strip
+
+    s = pd.Series(pd.array(pa.chunked_array([pa.array(values, pa.large_string())]), dtype="str"))
+    assert _may_need_strip(s) is expected
+    assert _blank_text(s).tolist() == [v == "" for v in values]

@@ -73,13 +73,40 @@ def _may_need_strip(s: pd.Series) -> bool:
         if data is None:
             continue
         pos = np.frombuffer(offsets, np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
-        start, end = pos[:-1], pos[1:]
+        seg = np.frombuffer(data, np.uint8)[pos[0]:pos[-1]]
+        if not len(seg):
+            continue
+        odd = (seg <= 0x20) | (seg >= 0x7F)
+        if not odd.any():  # one pass over the bytes: codes and categories have no space at all
+            continue
+        start, end = pos[:-1] - pos[0], pos[1:] - pos[0]
         filled = end > start
-        raw = np.frombuffer(data, np.uint8)
-        edges = np.concatenate([raw[start[filled]], raw[end[filled] - 1]])
-        if ((edges <= 0x20) | (edges >= 0x7F)).any():
+        last = len(seg) - 1
+        if (filled & (odd[np.minimum(start, last)] | odd[np.maximum(end - 1, 0)])).any():
             return True
     return False
+
+
+def _blank_text(s: pd.Series) -> np.ndarray:
+    """Which values of a text column are empty (read from the Arrow offsets when it has them)."""
+    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__"):
+        import pyarrow as pa
+
+        arr = s.array.__arrow_array__()
+        if not arr.null_count and all(pa.types.is_large_string(c.type) for c in arr.chunks):
+            parts = [np.diff(np.frombuffer(c.buffers()[1], np.int64)[c.offset: c.offset + len(c) + 1]) == 0
+                     for c in arr.chunks]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+    return (s.str.len() == 0).to_numpy(dtype=bool)
+
+
+def _filled_text(s: pd.Series) -> pd.Series:
+    """A text column with its missing values as "" (Arrow's fill on Arrow-backed text)."""
+    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__"):
+        import pyarrow.compute as pc
+
+        return pd.Series(pd.array(pc.fill_null(s.array.__arrow_array__(), ""), dtype=s.dtype), index=s.index)
+    return s.fillna("").astype(str)
 
 
 def _check_width(path: Path, width: int) -> None:
@@ -111,22 +138,26 @@ def _finish(path: Path, export: str, frame: pd.DataFrame, lines: np.ndarray, fmt
     text_cols = [c for c in frame.columns if _is_text(frame[c])]
     for col in text_cols:
         s = frame[col]
-        if s.dtype == object or s.hasnans:
-            if s.dtype == object and s.map(type).eq(bytes).any():  # Parquet binary: bytes shown, not decoded away
+        changed = s.dtype == object or s.hasnans
+        if s.dtype == object:
+            if s.map(type).eq(bytes).any():  # Parquet binary: bytes shown, not decoded away
                 s = s.map(lambda v: v.decode("utf-8", errors="backslashreplace") if isinstance(v, bytes) else v)
             s = s.fillna("").astype(str)
-        elif not _may_need_strip(s):  # nothing to strip: keep the column as read (no copy)
-            continue
-        frame[col] = s.str.strip()
+        elif changed:
+            s = _filled_text(s)
+        if _may_need_strip(s):  # else: nothing to strip, the column is kept as read (no copy)
+            s, changed = s.str.strip(), True
+        if changed:
+            frame[col] = s
     # A blank row is empty in every column: narrow the candidates column by column.
     blank = np.ones(rows_read, dtype=bool)
     for col in frame.columns:
         if not blank.any():
             break
         cand = np.flatnonzero(blank)
-        s = frame[col].iloc[cand]
-        empty = (s.str.len() == 0) if col in text_cols else s.isna()
-        blank[cand[~empty.to_numpy(dtype=bool)]] = False
+        s = frame[col] if len(cand) == rows_read else frame[col].iloc[cand]
+        empty = _blank_text(s) if col in text_cols else s.isna().to_numpy(dtype=bool)
+        blank[cand[~empty]] = False
     # Columns without a header that hold nothing are export artefacts (trailing delimiters).
     empty_unnamed = [c for c in frame.columns if str(c).startswith("unnamed_")
                      and (frame[c].astype(str) == "").all()]
