@@ -287,3 +287,24 @@ def test_simulated_dataset_round_trips_clean(tmp_path, fmt):
     s = ds["sessions"]
     assert s["performed_at"].tolist() == sim.sessions["performed_at"].tolist()
     assert s["pain_after"].tolist() == sim.sessions["pain_after"].tolist()
+
+
+def test_xlsx_without_a_required_column_is_refused_before_its_rows_are_read(tmp_path, monkeypatch):
+    from openpyxl import Workbook
+
+    import outcomes.io._xlsx as xlsx
+    from outcomes.io.errors import FileRejected
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "patients"
+    ws.append(["patient_idx", "enrolled_on"])
+    for k in range(500):
+        ws.append([f"P{k}", "2026-01-05"])
+    wb.save(tmp_path / "patients.xlsx")
+    cells = []
+    real = xlsx._excel_cell_text
+    monkeypatch.setattr(xlsx, "_excel_cell_text", lambda v: cells.append(v) or real(v))
+    with pytest.raises(FileRejected, match="the required column 'patient_id' is missing") as exc:
+        read_export(tmp_path / "patients.xlsx", load_schemas()["patients"])
+    assert "patient_idx" in exc.value.hint and len(cells) == 2  # the header's two cells, no row

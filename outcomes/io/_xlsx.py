@@ -35,7 +35,9 @@ def _excel_cell_text(v: Any) -> str:
     return str(v)
 
 
-def _read_xlsx(path: Path, export: str) -> ReadResult:
+def _read_xlsx(path: Path, export: str, header_check: Any = None) -> ReadResult:
+    """Read one sheet; ``header_check(names)`` (optional) runs on the column names before any row
+    is read, so a sheet of a million rows without a required column is refused at once."""
     import zipfile
 
     from openpyxl import load_workbook
@@ -67,6 +69,8 @@ def _read_xlsx(path: Path, export: str) -> ReadResult:
             header.pop()
         _check_width(path, len(header))
         _check_duplicate_header(path, header, "column")
+        if header_check is not None:
+            header_check([h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)], chosen)
         width = len(header)
         data = []
         for r in rows:

@@ -194,7 +194,15 @@ def read_export(
     if suffix == ".csv":
         result = _read_csv(path, schema.name)
     elif suffix == ".xlsx":
-        result = _read_xlsx(path, schema.name)
+        def header_check(names: list[str], sheet: str) -> None:  # before the rows: a sheet can be slow to read
+            from .validate import required_columns_present
+
+            head = ReadResult(export=schema.name, path=path, frame=pd.DataFrame(columns=names), rows_read=0,
+                              blank_skipped=0, file_format="xlsx", sheet=sheet)
+            _apply_names(head, schema, column_map or ColumnMap())
+            required_columns_present(head, schema)
+
+        result = _read_xlsx(path, schema.name, header_check)
     elif suffix == ".parquet":
         result = _read_parquet(path, schema.name)
     else:
