@@ -76,6 +76,35 @@ def test_one_schedule_or_unknown_reference_is_a_clear_error(sim_cohort):
         compare_schedules(c)
 
 
+def test_one_patient_per_schedule_is_a_clear_error(sim_cohort):
+    # 20 arms of one patient: an arm effect is the patient's own random effect ("significant" before)
+    few = sim_cohort.patients.head(20).assign(schedule=[f"arm{k}" for k in range(20)])
+    c = Cohort.from_frames(few, sim_cohort.assessments[sim_cohort.assessments["patient_id"].isin(few["patient_id"])])
+    with pytest.raises(ValueError, match="each of the 20 schedules has a single patient"):
+        compare_schedules(c)
+
+
+def test_no_trajectory_difference_beyond_an_arms_last_assessment(sim_cohort):
+    from outcomes.plan import AnalysisPlan
+
+    a = sim_cohort.assessments
+    arm = a["patient_id"].map(sim_cohort.patients.set_index("patient_id")["schedule"])
+    early = a[(arm != "weekly") | (a["week"] <= 2.2)]  # 'weekly' is not assessed after week 2
+    c = Cohort.from_frames(sim_cohort.patients, early)
+    cmp = compare_schedules(c, reference="guided")
+    assert cmp.contrasts.empty  # and the default primary (ANCOVA at week 6) has no 'weekly' patient: a failure
+    assert [f[:60] for f in cmp.failures] == ["The pre-specified primary analysis (ANCOVA at the endpoint) "]
+    assert any("schedule differences at week 6 are not reported: arm 'weekly' has no leg_pain assessment after "
+               "week 2." in r for r in cmp.remarks)
+    weekly = cmp.marginal_means[cmp.marginal_means["schedule"] == "weekly"]
+    assert weekly["week"].max() <= 2.2 + 1 and cmp.marginal_means["week"].max() >= 6  # "guided" still to week 6+
+    lmm = compare_schedules(c, plan=AnalysisPlan(outcome="leg_pain", endpoint_week=6, primary="lmm",
+                                                 reference="guided"))
+    assert any("cannot estimate the week-6 difference" in f for f in lmm.failures)
+    full = compare_schedules(sim_cohort, reference="guided")  # every arm followed to week 6: reported
+    assert not full.contrasts.empty and not any("not reported: arm" in r for r in full.remarks)
+
+
 def test_cli_compare_json_and_files(tmp_path):
     out = tmp_path / "cmp"
     p = subprocess.run([sys.executable, "-m", "outcomes", "compare", str(ROOT / "data" / "example"), "--out",
@@ -136,11 +165,14 @@ def test_cli_every_patient_missing_baseline_is_said_plainly(tmp_path):
         (tmp_path / "d" / f"{name}.csv").unlink()
     p = subprocess.run([sys.executable, "-m", "outcomes", "compare", str(tmp_path / "d"), "--out",
                         str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
-    # the mixed model still uses every assessment; the baseline-adjusted analyses say why they are absent
-    assert p.returncode == 0 and "Traceback" not in p.stderr
+    # the mixed model still uses every assessment; the default plan's primary analysis (ANCOVA) cannot
+    # run, which is an error (exit 1), not a remark; the rest is written
+    assert p.returncode == 1 and "Traceback" not in p.stderr
     assert "80 patient(s) have no baseline assessment" in p.stdout
-    assert "ANCOVA not reported: no patient has both a baseline" in p.stdout
-    assert (tmp_path / "out" / "descriptives.csv").is_file()
+    assert ("The pre-specified primary analysis (ANCOVA at the endpoint) could not be run: no patient has both a "
+            "baseline" in p.stderr and "No --plan was given, so this is the default plan's analysis" in p.stderr)
+    assert "Not run: The pre-specified primary analysis (ANCOVA" in p.stdout
+    assert (tmp_path / "out" / "descriptives.csv").is_file() and (tmp_path / "out" / "compare.pdf").is_file()
 
 
 def test_pairwise_contrasts_cover_every_pair_and_agree_with_each_other():

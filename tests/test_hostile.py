@@ -22,16 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hostile.cases import CASES, Case, run_and_check  # noqa: E402
 
 #: case name -> what issue 16 still has to fix for it to pass.
-XFAIL: dict[str, str] = {
-    "xlsx-million-rows": "a million one-cell xlsx rows are read (20-40 s on a loaded machine) before the "
-                         "missing-column message: the header is not checked first",
-    "baseline-only-compare": "no follow-up at all: the primary ANCOVA is not run yet compare exits 0, and reports an "
-                             "LMM effect at week 6 extrapolated from week-0 assessments",
-    "leg-pain-all-blank-compare": "leg_pain all blank: exit 0 with no analysis of the primary outcome, and a remark "
-                                  "quoting a pandas error (incompatible merge keys [0] dtype('O') and StringDtype)",
-    "arm-per-patient": "20 arms of one patient each: exit 0 with 'significant' LMM arm effects (p=4e-08) although "
-                       "an arm effect cannot be told apart from the patient's own random effect",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _param(case: Case):

@@ -101,7 +101,10 @@ def _run(args: argparse.Namespace) -> int:
         written.update(write_compare_report(comparison, cohort, oset.staging))
     status = dataset.exit_code
     for failure in comparison.failures:
-        print(f"outcomes compare: {failure} The rest of the comparison was written to {args.out}.", file=sys.stderr)
+        which = "" if args.plan else (" (No --plan was given, so this is the default plan's analysis: "
+                                      "`outcomes plan --write plan.toml` writes it out to read or change.)")
+        print(f"outcomes compare: {failure}{which} The rest of the comparison was written to {args.out}.",
+              file=sys.stderr)
         status = EXIT_DATA_PROBLEMS
     if not comparison.models and not comparison.failures:
         base = f"{comparison.outcome}_baseline"

@@ -318,6 +318,12 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     if len(schedules) < 2:
         raise ValueError(f"schedule comparison needs at least two schedules; the data have "
                          f"{len(schedules)} ({', '.join(schedules) or 'none'})")
+    sizes = cohort.patients["schedule"].dropna().astype(str).value_counts()
+    if sizes.max() < 2:
+        raise ValueError(f"each of the {len(schedules)} schedules has a single patient, so a schedule's effect "
+                         "cannot be told apart from its one patient's own level and course (patients differ "
+                         "from one another whatever their schedule); at least one schedule needs two or more "
+                         "patients. Check that the schedule column holds the arm, not a patient code")
     if plan.reference is not None and plan.reference not in schedules:
         raise ValueError(f"reference schedule {plan.reference!r} is not in the data; choose one of: "
                          f"{', '.join(schedules)}")
@@ -333,8 +339,9 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     # schedule is assigned and lie on the path from schedule to pain (in a symptom-guided schedule
     # level even follows pain), so adjusting for them would bias the comparison. The adjusted
     # model with them answers the other question (do adherence and level go with pain?).
+    # The primary analysis is pre-specified whether the plan was given or is the default one (what
+    # `outcomes plan --write` writes): when it cannot run, compare says so and exits 1.
     lmm_primary = plan.primary == "lmm"
-    lmm_primary = lmm_primary and given_plan
     traj = plan_mixed_model(cohort, plan, ref, remarks, failures if lmm_primary else None, attempt=_attempt)
     lmm_visit = traj if traj is not None and not isinstance(traj, ModelResult) else None
     traj = traj if isinstance(traj, ModelResult) else None
@@ -353,6 +360,22 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         weeks = tuple(sorted(set(plan.visits) | {week}))
         mm = marginal_means(traj, weeks=weeks)
         contrasts = schedule_contrast(traj, week=week)
+        reach = _reach(traj.data, window)
+        if reach is not None:  # an arm's line beyond its last assessment is an extrapolation, not an estimate
+            mm = mm[mm["week"].to_numpy(dtype=float) <= mm["schedule"].map(reach).to_numpy(dtype=float)]
+            mm = mm.reset_index(drop=True)
+            short = reach[reach < week]
+            if len(short):
+                arm = str(short.idxmin())
+                why = (f"arm {arm!r} has no {outcome} assessment after week "
+                       f"{traj.data.loc[traj.data['schedule'] == arm, 'week'].max():.1f}, so the model would "
+                       f"extend its straight line beyond the data")
+                contrasts = pd.DataFrame()
+                remarks.append(f"The trajectory model's schedule differences at week {week:g} are not reported: "
+                               f"{why}. Marginal means are shown only up to each arm's last assessment.")
+                if lmm_primary:
+                    failures.append(f"The pre-specified primary analysis (the linear mixed model of time × arm) "
+                                    f"cannot estimate the week-{week:g} difference: {why}.")
     if lmm_visit is not None:
         means = lmm_visit.lsmeans.rename(columns={"arm": "schedule", "time": "week"})
         mm = means[["schedule", "week", "estimate", "std_error", "ci_lower", "ci_upper"]].copy()
@@ -364,7 +387,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         models.append(fitted["adjusted"])
 
     def primary_failures(name: str) -> list[str] | None:
-        return failures if given_plan and plan.primary == name else None
+        return failures if plan.primary == name else None
 
     ancova_res = _attempt(remarks, "primary analysis (ANCOVA at the endpoint)" if primary_failures("ancova")
                           is not None else "ANCOVA", lambda: ancova(cohort, outcome=outcome, endpoint_week=week,
@@ -376,7 +399,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     if plan.primary == "regression":
         regression = _attempt(remarks, "primary analysis (regression of the endpoint on arm)", lambda:
                               endpoint_regression(cohort, outcome=outcome, endpoint_week=week, window_days=window,
-                                                  reference=ref, covariates=cov), prespecified)
+                                                  reference=ref, covariates=cov), failures)
         if regression is not None:
             models.append(regression)
 
@@ -387,7 +410,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         mmrm = _attempt(remarks, "primary analysis (MMRM)" if primary_failures("mmrm") is not None else "MMRM",
                         lambda: plan_mmrm(frame, outcome=outcome, reference=ref, covariates=cov,
                                           covariance=plan.mmrm.covariance), primary_failures("mmrm"))
-    elif plan.primary == "mmrm" and given_plan:
+    elif plan.primary == "mmrm":
         failures.append("The pre-specified primary analysis (MMRM) could not be run: the visit-by-visit data "
                         "could not be built (see the remarks).")
 
@@ -531,6 +554,14 @@ def _fit_mixed_models(cohort: Cohort, tasks: list[tuple[str, str, str]], *, refe
         if res is not None:
             out[kind if kind != "secondary" else f"secondary:{o}"] = res
     return out
+
+
+def _reach(data: pd.DataFrame | None, window_days: float | None) -> pd.Series | None:
+    """The latest week each arm's trajectory is estimated at without extrapolation: its last
+    assessment, plus the visit window (an endpoint a few days after the last visit is that visit)."""
+    if data is None or data.empty or not {"schedule", "week"} <= set(data.columns):
+        return None
+    return data.groupby("schedule", observed=True)["week"].max() + float(window_days or 0) / 7.0
 
 
 def _plan_for(cohort: Cohort, *, outcome: str, week: float, reference: str | None,

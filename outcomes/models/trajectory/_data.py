@@ -106,7 +106,9 @@ def _build_data(cohort: Cohort, outcome: str, covariates: tuple[str, ...]) -> tu
     remarks: list[str] = []
     y = pd.to_numeric(a[outcome], errors="coerce").astype(float)
     keep = y.notna() & a["week"].notna()
-    frame = pd.DataFrame({"patient_id": a["patient_id"].to_numpy()[keep.to_numpy()],
+    if not keep.any():
+        raise ValueError(f"outcome {outcome!r} has no recorded value in the assessments")
+    frame = pd.DataFrame({"patient_id": a["patient_id"][keep].to_numpy(),
                           "week": a["week"].to_numpy(dtype=float)[keep.to_numpy()],
                           "week_index": a["week_index"].to_numpy(dtype=float)[keep.to_numpy()],
                           "y": y.to_numpy()[keep.to_numpy()]})
