@@ -153,6 +153,18 @@ def test_cli_plan_write_then_compare_with_the_plan(tmp_path):
     assert p.returncode == 2 and "cannot be combined with --plan" in p.stderr
 
 
+def test_cli_outcome_is_any_outcome_of_the_data_and_nothing_else(tmp_path):
+    # --outcome takes a declared outcome too (argparse's fixed list refused what the error told users to use)
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "outcomes", *a], capture_output=True, text=True, timeout=300)
+
+    p = run("compare", str(ROOT / "data" / "example"), "--out", str(tmp_path / "o"), "--outcome", "patient_id")
+    assert p.returncode == 2 and "'patient_id' is not an outcome of the assessments" in p.stderr
+    assert "outcomes present: " in p.stderr and "leg_pain" in p.stderr and "invalid choice" not in p.stderr
+    p = run("compare", str(ROOT / "data" / "example"), "--out", str(tmp_path / "o"), "--outcome", "shoe_size")
+    assert p.returncode == 2 and "'shoe_size' is not a column of the assessments" in p.stderr
+
+
 def test_cli_every_patient_missing_baseline_is_said_plainly(tmp_path):
     from outcomes.simulate import simulate, write_dataset
 

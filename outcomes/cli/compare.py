@@ -15,7 +15,6 @@ from ._common import add_data_options, add_force_option, load_cohort, outputs
 # `outcomes compare --help` stays fast.
 
 HELP = "compare progression schedules: mixed model, ANCOVA, responders, time to response, flare rates"
-OUTCOMES = ("leg_pain", "back_pain", "odi", "rmdq")
 
 
 def add_parser(sub: Any, *, epilog: str) -> None:
@@ -28,7 +27,9 @@ def add_parser(sub: Any, *, epilog: str) -> None:
     p.add_argument("--plan", metavar="PLAN.toml",
                    help="analysis plan (see `outcomes plan --write`); its outcome, endpoint, reference, "
                         "covariates, visits and responder definitions are used")
-    p.add_argument("--outcome", choices=OUTCOMES, default=None, help="outcome modelled (default leg_pain)")
+    p.add_argument("--outcome", metavar="NAME", default=None,
+                   help="outcome modelled: a built-in one (leg_pain, back_pain, odi, rmdq, ...) or one the dataset "
+                        "description declares (default leg_pain)")
     p.add_argument("--endpoint-week", type=float, default=None, metavar="W",
                    help="endpoint week for ANCOVA and responders (default 6)")
     p.add_argument("--reference", metavar="SCHEDULE",
@@ -80,10 +81,11 @@ def _run(args: argparse.Namespace) -> int:
         options = plan.options(time=_time_axis(args))
     dataset, cohort = load_cohort(args, options=options)
     outcome = plan.outcome if plan is not None else (args.outcome or "leg_pain")
-    if outcome not in cohort.assessments.columns:
-        present = [o for o in cohort.outcomes.names if o in cohort.assessments.columns]
+    present = [o for o in cohort.outcomes.names if o in cohort.assessments.columns]
+    if outcome not in present:
         how = f"set the plan's outcome in {args.plan}" if plan is not None else "choose one with --outcome"
-        raise UsageError(f"the assessments have no {outcome} column, so it cannot be compared; outcomes present: "
+        what = "is not an outcome" if outcome in cohort.assessments.columns else "is not a column"
+        raise UsageError(f"{outcome!r} {what} of the assessments, so it cannot be compared; outcomes present: "
                          f"{', '.join(present) or 'none'} ({how}).")
     try:
         remarks = [] if plan is None else check_plan_against(plan, cohort)
