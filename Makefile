@@ -35,7 +35,8 @@ wheel-demo: $(STAMP)
 	cd "$$(mktemp -d)" && $(CURDIR)/$(WHEEL_DIR)/venv/bin/outcomes demo --out demo
 
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/validate.py
+	$(BIN)/python benchmarks/validate.py --repeat 3
+	$(BIN)/python benchmarks/validate.py --repeat 3 --format parquet --out-format parquet
 	$(BIN)/python benchmarks/cohort.py
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/compare.py

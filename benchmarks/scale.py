@@ -5,6 +5,7 @@ Usage::
     python benchmarks/scale.py                          # 200,000 patients
     python benchmarks/scale.py --patients 200000 1000000
     python benchmarks/scale.py --patients 20000 --commands validate
+    python benchmarks/scale.py --commands validate --out-format parquet   # accepted rows as Parquet
 
 For each scale a simulated cohort is written once as Parquet into a cache folder (the same
 cache as ``benchmarks/validate.py``), then ``outcomes validate DATA --out DIR`` and
@@ -94,6 +95,8 @@ def main() -> None:
     ap.add_argument("--cache", default=tempfile.gettempdir())
     ap.add_argument("--piece", type=int, default=200_000, help="simulate in pieces of this many patients")
     ap.add_argument("--commands", nargs="+", default=["validate", "audit"], choices=("validate", "audit"))
+    ap.add_argument("--out-format", choices=("csv", "parquet"), default="csv",
+                    help="validate's accepted rows (outcomes validate --out-format)")
     args = ap.parse_args()
     gb = 1024 ** 3
     for n in args.patients:
@@ -105,14 +108,16 @@ def main() -> None:
             out = Path(tempfile.mkdtemp(prefix=f"outcomes-scale-{command}-"))
             shutil.rmtree(out)
             load = os.getloadavg()[0]
-            res = subprocess.run([sys.executable, "-c", _CHILD, command, str(folder), "--out", str(out)],
+            extra = ["--out-format", args.out_format] if command == "validate" else []
+            res = subprocess.run([sys.executable, "-c", _CHILD, command, str(folder), "--out", str(out), *extra],
                                  capture_output=True, text=True)
             shutil.rmtree(out, ignore_errors=True)
             if res.returncode not in (0, 1):
                 print(f"  {command}: failed (exit {res.returncode}): {res.stderr.strip()[-400:]}", flush=True)
                 continue
             r = json.loads(res.stdout.strip().splitlines()[-1])
-            print(f"  {command}: {r['seconds']:.1f} s, exit {r['rc']}, peak RSS {r['peak_rss'] / gb:.2f} GB "
+            print(f"  {command}{' (' + args.out_format + ' out)' if extra else ''}: {r['seconds']:.1f} s, "
+                  f"exit {r['rc']}, peak RSS {r['peak_rss'] / gb:.2f} GB "
                   f"({r['peak_rss'] / n / 1024:.1f} KB a patient; load average before: {load:.1f})", flush=True)
 
 
