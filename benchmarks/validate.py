@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,12 +29,13 @@ import time
 from pathlib import Path
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _memory import _peak_mb  # noqa: E402  (benchmarks/_memory.py)
+
+
 def _peak_rss() -> int:
-    """Peak resident memory of this process (VmHWM; ru_maxrss is inherited across fork+exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Peak resident memory of this process in bytes (VmHWM; ru_maxrss is inherited across fork+exec)."""
+    return int(_peak_mb() * 1024 * 1024)
 
 
 def _anchor(folder: str) -> None:
