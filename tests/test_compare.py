@@ -101,6 +101,13 @@ def test_no_trajectory_difference_beyond_an_arms_last_assessment(sim_cohort):
     lmm = compare_schedules(c, plan=AnalysisPlan(outcome="leg_pain", endpoint_week=6, primary="lmm",
                                                  reference="guided"))
     assert any("cannot estimate the week-6 difference" in f for f in lmm.failures)
+    three = sim_cohort.patients.copy()  # a third arm followed to the end keeps its difference
+    three.loc[three["schedule"].eq("guided") & (three.index % 2 == 0), "schedule"] = "daily"
+    c3 = Cohort.from_frames(three, early)
+    cmp3 = compare_schedules(c3, reference="guided")
+    assert cmp3.contrasts["schedule"].tolist() == ["daily"]
+    assert any("schedule differences of 'weekly' at week 6 are not reported" in r for r in cmp3.remarks)
+    assert compare_schedules(c3, reference="weekly").contrasts.empty  # the reference itself stops at week 2
     full = compare_schedules(sim_cohort, reference="guided")  # every arm followed to week 6: reported
     assert not full.contrasts.empty and not any("not reported: arm" in r for r in full.remarks)
 

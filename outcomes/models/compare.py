@@ -366,12 +366,16 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
             mm = mm.reset_index(drop=True)
             short = reach[reach < week]
             if len(short):
-                arm = str(short.idxmin())
+                # an arm short of the endpoint loses its difference; every difference when it is the reference
+                arm = ref if ref in short.index else str(short.idxmin())
                 why = (f"arm {arm!r} has no {outcome} assessment after week "
                        f"{traj.data.loc[traj.data['schedule'] == arm, 'week'].max():.1f}, so the model would "
                        f"extend its straight line beyond the data")
-                contrasts = pd.DataFrame()
-                remarks.append(f"The trajectory model's schedule differences at week {week:g} are not reported: "
+                lost = contrasts["schedule"].astype(str).isin(short.index.astype(str)) | (ref in short.index)
+                which = "differences" if lost.all() else "differences of " + ", ".join(
+                    repr(a) for a in contrasts.loc[lost, "schedule"].astype(str))
+                contrasts = contrasts.loc[~lost].reset_index(drop=True)
+                remarks.append(f"The trajectory model's schedule {which} at week {week:g} are not reported: "
                                f"{why}. Marginal means are shown only up to each arm's last assessment.")
                 if lmm_primary:
                     failures.append(f"The pre-specified primary analysis (the linear mixed model of time × arm) "
