@@ -114,7 +114,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2re
 color:#1a1a1a;line-height:1.4;padding:0 1rem}
 h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem} th,td{border:1px solid #bbb;padding:.25rem .5rem;
-text-align:left;vertical-align:top} th{background:#f0f0f0} td.n{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top;overflow-wrap:anywhere} th{background:#f0f0f0} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{padding:.6rem 1rem;border-left:6px solid;margin:1rem 0;font-weight:600}
 .ok{border-color:#1b7837;background:#eef7ef} .bad{border-color:#b2182b;background:#fbeeee}
 .muted{color:#555;font-size:.85rem} code{background:#f4f4f4;padding:0 .2rem}
