@@ -536,9 +536,9 @@ def _few_codes(s: pd.Series) -> tuple[np.ndarray, int] | None:
         return None
     if isinstance(s.dtype, np.dtype):
         values, missing = s.to_numpy().astype(np.int64), np.zeros(len(s), dtype=bool)
-    else:  # nullable: the values under the mask are arbitrary
-        values = s.array._data.astype(np.int64)
-        missing = s.array._mask
+    else:  # nullable integers and booleans
+        missing = s.isna().to_numpy(dtype=bool)
+        values = s.to_numpy(dtype=np.int64, na_value=0)
     if missing.all():
         return np.zeros(len(s), dtype=np.int64), 1
     lo, hi = int(values[~missing].min()), int(values[~missing].max())
