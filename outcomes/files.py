@@ -409,6 +409,8 @@ def write_frame_csv(fh: BinaryIO, frame: pd.DataFrame, *, date_columns: tuple[st
         return
     names = [_csv_field(str(_neutral_name(c)), single=len(frame.columns) == 1) for c in frame.columns]
     fh.write((",".join(names) + "\n").encode("utf-8"))
+    if len(frame) > 2 * _RUN_MIN_ROWS:  # a frame shorter than two slices: two halves, one a thread
+        chunk_rows = min(chunk_rows, -(-len(frame) // 2))
     starts = range(0, len(frame), chunk_rows)
 
     def text(i: int):
