@@ -336,7 +336,7 @@ def _join(parts: dict[str, list[pd.Series]]) -> pd.DataFrame:
         del pieces
         if long_:
             give_back_memory()
-    return pd.DataFrame(columns, index=index)
+    return pd.DataFrame(columns, index=index, copy=False)  # the joined columns are new: no second copy
 
 
 def _distinct_by_hash(parts: list[np.ndarray]) -> bool:
