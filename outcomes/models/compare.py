@@ -301,12 +301,16 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
     -------
     Comparison
         Models that could not be fitted are absent and explained in ``remarks``;
-        pre-specified analyses that could not run are in ``failures``.
+        pre-specified analyses that could not run are in ``failures`` (the primary
+        analysis counts as pre-specified with the default plan too). The trajectory
+        model's differences and marginal means are not reported beyond an arm's last
+        assessment (plus the visit window): that would be an extrapolation.
 
     Raises
     ------
     ValueError
-        Fewer than two schedules, or a reference that is not one of them.
+        Fewer than two schedules, a reference that is not one of them, or a single
+        patient in every schedule (an arm's effect would be its patient's own).
     """
     given_plan = plan is not None
     if plan is None:
