@@ -308,3 +308,24 @@ def test_xlsx_without_a_required_column_is_refused_before_its_rows_are_read(tmp_
     with pytest.raises(FileRejected, match="the required column 'patient_id' is missing") as exc:
         read_export(tmp_path / "patients.xlsx", load_schemas()["patients"])
     assert "patient_idx" in exc.value.hint and len(cells) == 2  # the header's two cells, no row
+
+
+def test_csv_and_parquet_without_a_required_column_are_refused_before_their_rows_are_read(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import outcomes.io._csv as csv_reader
+    from outcomes.io.errors import FileRejected
+
+    frame = pd.DataFrame({"patient_idx": [f"P{k}" for k in range(50)], "enrolled_on": "2026-01-05"})
+    frame.to_csv(tmp_path / "patients.csv", index=False)
+    frame.to_parquet(tmp_path / "patients.parquet", index=False)
+
+    def never(*a, **k):
+        raise AssertionError("the rows were read before the header was checked")
+
+    monkeypatch.setattr(csv_reader, "_read_csv_fast", never)
+    monkeypatch.setattr(pq, "read_table", never)
+    for name in ("patients.csv", "patients.parquet"):
+        with pytest.raises(FileRejected, match="the required column 'patient_id' is missing") as exc:
+            read_export(tmp_path / name, load_schemas()["patients"])
+        assert "patient_idx" in exc.value.hint

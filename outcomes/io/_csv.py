@@ -117,9 +117,12 @@ def _read_header(path: Path, encoding: str) -> tuple[str, list[str]]:
     return delimiter, [h if h else f"unnamed_{i + 1}" for i, h in enumerate(header)]
 
 
-def _read_csv(path: Path, export: str) -> ReadResult:
+def _read_csv(path: Path, export: str, header_check: Any = None) -> ReadResult:
+    """Read a CSV export whole; ``header_check(names, None)`` (optional) runs on line 1 before the rows."""
     encoding, enc_label, breaks, quotes = _detect_encoding(path)
     delimiter, names = _read_header(path, encoding)
+    if header_check is not None:
+        header_check(names, None)
     frame = _read_csv_fast(path, encoding, delimiter, names)
     surplus = None
     if frame is None:

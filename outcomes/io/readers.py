@@ -191,20 +191,22 @@ def read_export(
                            f"Put the {schema.name} export itself there as a file, or remove {path.name}.",
                            rule="not_a_file")
     suffix = path.suffix.lower()
+
+    def header_check(names: list[str], sheet: str | None) -> None:
+        """The required columns, checked on the header before the rows are read (a large file is slow to read)."""
+        from .validate import required_columns_present
+
+        head = ReadResult(export=schema.name, path=path, frame=pd.DataFrame(columns=names), rows_read=0,
+                          blank_skipped=0, file_format=suffix.lstrip("."), sheet=sheet)
+        _apply_names(head, schema, column_map or ColumnMap())
+        required_columns_present(head, schema)
+
     if suffix == ".csv":
-        result = _read_csv(path, schema.name)
+        result = _read_csv(path, schema.name, header_check)
     elif suffix == ".xlsx":
-        def header_check(names: list[str], sheet: str) -> None:  # before the rows: a sheet can be slow to read
-            from .validate import required_columns_present
-
-            head = ReadResult(export=schema.name, path=path, frame=pd.DataFrame(columns=names), rows_read=0,
-                              blank_skipped=0, file_format="xlsx", sheet=sheet)
-            _apply_names(head, schema, column_map or ColumnMap())
-            required_columns_present(head, schema)
-
         result = _read_xlsx(path, schema.name, header_check)
     elif suffix == ".parquet":
-        result = _read_parquet(path, schema.name)
+        result = _read_parquet(path, schema.name, header_check)
     else:
         raise FileRejected(
             str(path), f"has the extension {path.suffix!r}, which is not supported.",
@@ -232,11 +234,16 @@ def parquet_integers(arrow_type: Any) -> Any:
     return None
 
 
-def _read_parquet(path: Path, export: str) -> ReadResult:
+def _read_parquet(path: Path, export: str, header_check: Any = None) -> ReadResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
+        if header_check is not None:  # the column names are in the footer: checked before the rows are read
+            names = [str(c).strip() for c in pq.ParquetFile(path).schema_arrow.names]
+            _check_width(path, len(names))
+            _check_duplicate_header(path, names, "column")
+            header_check(names, None)
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise FileRejected(
