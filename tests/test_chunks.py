@@ -260,3 +260,22 @@ def test_strip_is_needed_only_for_white_space_at_an_edge(values, expected):
     s = pd.Series(pd.array(pa.chunked_array([pa.array(values, pa.large_string())]), dtype="str"))
     assert _may_need_strip(s) is expected
     assert _blank_text(s).tolist() == [v == "" for v in values]
+
+
+def test_quarantined_text_is_read_back_in_one_pass(damaged, monkeypatch):
+    # duplicate keys (per file), unknown patients and enrolment windows (cross file): one read-back of the file
+    calls = []
+    real = _chunks._slices
+
+    def counting(path, export):
+        out = real(path, export)
+        if out is not None:  # a pass over the file (None: too small, read whole)
+            calls.append(export)
+        return out
+
+    monkeypatch.setattr(_chunks, "_slices", counting)
+    whole, sliced, _ = _both(damaged, monkeypatch)
+    _same(whole, sliced)
+    assert calls.count("sessions") == 2  # the validation's own pass, and one pass for every quarantined row
+    assert {"unique", "duplicate_row", "foreign_key", "enrolment_window"} <= set(
+        sliced.exports["sessions"].errors["rule"])

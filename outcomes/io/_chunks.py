@@ -313,7 +313,8 @@ def validate_in_slices(path: Path, schema: TableSchema, *, column_map: ColumnMap
                             f"({detected.get('timezone')}; set another with --timezone)")
     _settle(result)
     tidy_categories(result.data)
-    recover_original_text(result, schema)
+    # the text of rows quarantined by the key rules is read back later, in one pass with the rows the
+    # cross-file rules quarantine (recover_original_text; load_dataset calls it after the links)
     result.recover = lambda lines: recover_original_text(result, schema, lines)
     return result
 
@@ -405,10 +406,16 @@ def _text_hash(s: pd.Series) -> np.ndarray | None:
 
 
 def recover_original_text(result: Any, schema: TableSchema, lines: Any = None) -> None:
-    """Read back, from the file, the text of quarantined rows (or of ``lines``) that ``result.original`` lacks."""
+    """Read back, from the file, the text of quarantined rows (and of ``lines``) that ``result.original`` lacks.
+
+    Every quarantined row still without its text comes back in the same pass as ``lines``: a read
+    of a large file is paid once.
+    """
     if (lines is None and result.errors.empty) or result.path is None:
         return
-    wanted = result.errors["line"].unique() if lines is None else np.asarray(lines)
+    wanted = result.errors["line"].unique() if not result.errors.empty else np.zeros(0, dtype=np.int64)
+    if lines is not None:
+        wanted = np.union1d(wanted, np.asarray(lines))
     want = np.setdiff1d(wanted, result.original.index.to_numpy())
     if not len(want):
         return

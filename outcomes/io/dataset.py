@@ -297,8 +297,8 @@ def _read_exports(root: Path, schemas: dict[str, TableSchema], cmap: ColumnMap |
             results[name] = ExportResult(export=name, path=path, status="rejected", rejection=exc)
         if name != "patients" and "patients" in results:  # patients come first (EXPORTS order)
             check_links({"patients": results["patients"], name: results[name]}, grace_days=grace_days)
-            if sliced is not None:  # rows quarantined by the links: their text is read back from the file
-                recover_original_text(sliced, schemas[name])
+        if sliced is not None:  # rows quarantined by the key and link rules: their text, read back in one pass
+            recover_original_text(sliced, schemas[name])
         if name != "patients":
             _keep_quarantined_originals(results[name])
     _keep_quarantined_originals(results["patients"])
