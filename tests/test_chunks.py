@@ -132,13 +132,16 @@ def test_files_that_need_the_whole_file_are_not_sliced(damaged, monkeypatch):
 
 
 def test_key_hashes_prove_distinct_keys_only():
-    from outcomes.io._chunks import _distinct_by_hash, _text_hash
+    from outcomes.io._chunks import _rows_sharing_a_hash, _text_hash
 
     a = pd.Series([f"X{i}" for i in range(5000)] + [None, ""], dtype="str")
     b = pd.Series(["Y1", "X4999", "long-" * 12], dtype="str")
     ha, hb = _text_hash(a), _text_hash(b)
     assert len(ha) == 5001 and ha.dtype.name == "uint64"  # the missing value is left out
-    assert _distinct_by_hash([ha]) and not _distinct_by_hash([ha, hb])  # X4999 in both slices
+    assert len(_rows_sharing_a_hash(a, [ha])) == 0  # proven distinct
+    both = pd.concat([a, b], ignore_index=True)
+    assert _rows_sharing_a_hash(both, [ha, hb]).tolist() == [4999, 5003]  # X4999 in both slices, by position
+    assert _rows_sharing_a_hash(both, [ha]) is None  # hashes that do not line up: no verdict
     assert _text_hash(pd.Series(["ab"], dtype="str"))[0] != _text_hash(pd.Series(["ba"], dtype="str"))[0]
     assert _text_hash(pd.Series([1, 2])) is None  # not Arrow text: no verdict, the exact rules run
 
@@ -273,9 +276,32 @@ def test_quarantined_text_is_read_back_in_one_pass(damaged, monkeypatch):
             calls.append(export)
         return out
 
+    real_lines = _chunks._csv_lines
+
+    def counting_lines(path, export, want):
+        calls.append(export)
+        return real_lines(path, export, want)
+
     monkeypatch.setattr(_chunks, "_slices", counting)
+    monkeypatch.setattr(_chunks, "_csv_lines", counting_lines)
     whole, sliced, _ = _both(damaged, monkeypatch)
     _same(whole, sliced)
     assert calls.count("sessions") == 2  # the validation's own pass, and one pass for every quarantined row
     assert {"unique", "duplicate_row", "foreign_key", "enrolment_window"} <= set(
         sliced.exports["sessions"].errors["rule"])
+
+
+@pytest.mark.parametrize("end, last_feed", [("\n", True), ("\r\n", True), ("\n", False), ("\r\n", False)])
+def test_lines_are_read_back_by_their_line_feeds(tmp_path, monkeypatch, end, last_feed):
+    rows = ["session_id,patient_id,note"] + [f'X{i},P{i % 7},"n, {i}"' if i % 5 == 0 else f"X{i},P{i % 7},"
+                                            for i in range(1, 3000)]
+    text = end.join(rows) + (end if last_feed else "")
+    path = tmp_path / "sessions.csv"
+    path.write_bytes(text.encode())
+    monkeypatch.setattr(_chunks, "CSV_BLOCK_BYTES", 1 << 12)  # line feeds found across many blocks
+    want = np.array([2, 3, 7, 1001, 2998, 3000, 3005])  # 3005 is past the end of the file
+    read = _chunks._csv_lines(path, "sessions", want)
+    assert read.frame.index.tolist() == [2, 3, 7, 1001, 2998, 3000]
+    assert read.frame.loc[1001].tolist() == ["X1000", "P6", "n, 1000"] and read.frame.loc[3000, "session_id"] == "X2999"
+    path.write_bytes(text.replace(end, "\r").encode())  # old Mac line ends: parsed instead
+    assert _chunks._csv_lines(path, "sessions", want) is None
