@@ -349,15 +349,16 @@ def _join(parts: dict[str, list[pd.Series]]) -> pd.DataFrame:
 def _rows_sharing_a_hash(key: pd.Series, parts: list[np.ndarray]) -> np.ndarray | None:
     """Positions of the rows whose key hash some other row has (empty: the key is proven distinct);
     None when the hashes do not line up with the filled values of ``key``."""
-    hashes = np.concatenate(parts)
-    filled = np.flatnonzero(key.notna().to_numpy(dtype=bool))
-    if len(filled) != len(hashes):
+    filled = key.notna().to_numpy(dtype=bool)
+    ordered = np.concatenate(parts)
+    if int(filled.sum()) != len(ordered):
         return None
-    ordered = np.sort(hashes)
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    ordered.sort()  # in place: at a million patients the hashes alone are 0.8 GB
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
     if not len(repeated):
         return np.zeros(0, dtype=np.int64)
-    return filled[np.isin(hashes, np.unique(repeated))]
+    return np.flatnonzero(filled)[np.isin(np.concatenate(parts), repeated)]
 
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)
