@@ -469,11 +469,11 @@ def _csv_lines(path: Path, export: str, want: np.ndarray) -> ReadResult | None:
                 return None  # a lone carriage return (or one split from its line feed): parse instead
             feeds = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + offset
             # line n starts after feed n - 1 (the (n-1)-th feed overall) and ends after feed n
-            lo, hi = breaks + 1, breaks + len(feeds)  # lines starting right after these feeds
-            at = (want - 1 >= lo) & (want - 1 <= hi)
-            starts[at] = feeds[want[at] - 1 - lo] + 1
-            at = (want >= lo) & (want <= hi)
-            ends[at] = feeds[want[at] - lo] + 1
+            lo, hi = breaks + 1, breaks + len(feeds)  # the numbers of this block's line feeds
+            a, b = np.searchsorted(want, lo + 1), np.searchsorted(want, hi + 1, side="right")
+            starts[a:b] = feeds[want[a:b] - 1 - lo] + 1  # lines whose previous feed is here
+            a, b = np.searchsorted(want, lo), np.searchsorted(want, hi, side="right")
+            ends[a:b] = feeds[want[a:b] - lo] + 1  # lines whose own feed is here
             breaks += len(feeds)
             offset += len(block)
     ends[ends < 0] = offset  # the last line, without a final line feed
