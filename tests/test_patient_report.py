@@ -295,9 +295,13 @@ def test_write_reports_files_index_and_order(busy_cohort, tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_write_reports_in_two_processes_with_progress(cohort, tmp_path, capsys):
+def test_write_reports_in_two_processes_with_progress(cohort, tmp_path, capsys, monkeypatch):
+    from outcomes.reports import patient as rp
+
+    assert write_patient_reports(cohort, tmp_path / "few", patient_ids=["P001"], jobs=2)["jobs"] == 1  # no workers
+    monkeypatch.setattr(rp, "_PROCESS_MIN_PATIENTS", 0)  # two patients drawn by worker processes
     out = tmp_path / "par"
-    write_patient_reports(cohort, out, patient_ids=["P002", "P001"], jobs=2, progress=True)
+    assert write_patient_reports(cohort, out, patient_ids=["P002", "P001"], jobs=2, progress=True)["jobs"] == 2
     assert sorted(p.name for p in out.iterdir()) == ["index.csv", "index.html", "patient-P001.html", "patient-P001.pdf",
                                                      "patient-P002.html", "patient-P002.pdf"]
     html = (out / "patient-P002.html").read_text("utf-8")
