@@ -112,6 +112,15 @@ def test_no_trajectory_difference_beyond_an_arms_last_assessment(sim_cohort):
     assert not full.contrasts.empty and not any("not reported: arm" in r for r in full.remarks)
 
 
+def test_an_endpoint_after_every_assessment_is_named_with_the_last_week(sim_cohort):
+    a = sim_cohort.assessments
+    c = Cohort.from_frames(sim_cohort.patients, a[a["week"] <= 2.2])
+    cmp = compare_schedules(c, reference="guided")
+    assert len(cmp.failures) == 1 and "the latest leg_pain assessment is at week 2" in cmp.failures[0]
+    assert "choose the endpoint with --endpoint-week" in cmp.failures[0]
+    assert not compare_schedules(c, reference="guided", endpoint_week=2).failures  # an endpoint in the data
+
+
 def test_cli_compare_json_and_files(tmp_path):
     out = tmp_path / "cmp"
     p = subprocess.run([sys.executable, "-m", "outcomes", "compare", str(ROOT / "data" / "example"), "--out",

@@ -53,6 +53,19 @@ def _week_text(week: float) -> str:
     return f"{week:g}"
 
 
+def _beyond_the_data(cohort: Cohort, outcome: str, week: float, window_days: float) -> str:
+    """A hint when the endpoint lies after every assessment of ``outcome`` ("" otherwise)."""
+    a = cohort.assessments
+    if outcome not in a.columns or "week" not in a.columns:
+        return ""
+    weeks = pd.to_numeric(a.loc[a[outcome].notna(), "week"], errors="coerce").dropna()
+    if weeks.empty or weeks.max() >= week - window_days / 7.0:
+        return ""
+    return (f"; the latest {outcome} assessment is at week {weeks.max():.3g}, so no endpoint at week "
+            f"{_week_text(week)} exists in these data (choose the endpoint with --endpoint-week, or the "
+            "plan's endpoint_week)")
+
+
 # ------------------------------------------------------------------ ANCOVA
 
 
@@ -135,7 +148,7 @@ def ancova(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_week: float = 
     data = frame[~(no_base | no_end | no_cov)].reset_index(drop=True)
     if data.empty:
         raise ValueError(f"no patient has both a baseline and a week-{w} {outcome} (within ±{window} days): "
-                         "there is nothing to fit")
+                         f"there is nothing to fit{_beyond_the_data(cohort, outcome, week, window)}")
     return _fit_ancova(data, reference=ref, outcome=outcome, endpoint_week=week, window_days=window,
                        covariates=covariates, remarks=remarks, n_excluded=len(frame) - len(data))
 
@@ -186,7 +199,8 @@ def endpoint_regression(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_w
     frame, n_no_cov = _with_covariates(cohort, frame, covariates)
     w = _week_text(week)
     if frame.empty:
-        raise ValueError(f"no patient has a week-{w} {outcome} (within ±{window} days): there is nothing to fit")
+        raise ValueError(f"no patient has a week-{w} {outcome} (within ±{window} days): there is nothing to "
+                         f"fit{_beyond_the_data(cohort, outcome, week, window)}")
     data, arm_remarks = _arms(frame.reset_index(drop=True), ref, what=f"patients with a week-{w} {outcome}")
     formula = _terms("endpoint ~ schedule", covariates)
     res, notes, _ = _fit_noting(lambda: OLS.from_formula(formula, data=data).fit())
