@@ -36,7 +36,7 @@ def _excel_cell_text(v: Any) -> str:
 
 
 def _read_xlsx(path: Path, export: str, header_check: Any = None) -> ReadResult:
-    """Read one sheet; ``header_check(names)`` (optional) runs on the column names before any row
+    """Read one sheet; ``header_check(names, sheet)`` (optional) runs on the column names before any row
     is read, so a sheet of a million rows without a required column is refused at once."""
     import zipfile
 
