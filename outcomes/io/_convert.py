@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ._frames import _arrow_text
 from .dates import PROBLEMS, DateColumn, DateOrder, DatePolicy, infer_date_order
 from .readers import ReadResult
 from .schema import Field, TableSchema
@@ -42,13 +43,6 @@ _PATTERN_WORDS = {
 
 def _is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
-
-
-def _arrow_text(s: pd.Series) -> Any:
-    """The Arrow data behind a pandas ``str`` column (no copy), or None for other columns."""
-    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__"):
-        return s.array.__arrow_array__()
-    return None
 
 
 def _isin(s: pd.Series, values: Any) -> np.ndarray:

@@ -57,14 +57,22 @@ def _is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
 
 
+def _arrow_text(s: pd.Series) -> Any:
+    """The Arrow data behind a pandas ``str`` column (no copy), or None for other columns."""
+    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__"):
+        return s.array.__arrow_array__()
+    return None
+
+
 def _may_need_strip(s: pd.Series) -> bool:
     """False when no value of an Arrow-backed text column starts or ends with a byte that could be
     (part of) white space: every first and last byte is printable ASCII other than a space."""
-    if not (isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__")):
+    arr = _arrow_text(s)
+    if arr is None:
         return True
     import pyarrow as pa
 
-    for chunk in s.array.__arrow_array__().chunks:
+    for chunk in arr.chunks:
         if len(chunk) == 0:
             continue
         if not pa.types.is_large_string(chunk.type):
@@ -89,10 +97,10 @@ def _may_need_strip(s: pd.Series) -> bool:
 
 def _blank_text(s: pd.Series) -> np.ndarray:
     """Which values of a text column are empty (read from the Arrow offsets when it has them)."""
-    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__"):
+    arr = _arrow_text(s)
+    if arr is not None:
         import pyarrow as pa
 
-        arr = s.array.__arrow_array__()
         if not arr.null_count and all(pa.types.is_large_string(c.type) for c in arr.chunks):
             parts = [np.diff(np.frombuffer(c.buffers()[1], np.int64)[c.offset: c.offset + len(c) + 1]) == 0
                      for c in arr.chunks]
@@ -102,10 +110,11 @@ def _blank_text(s: pd.Series) -> np.ndarray:
 
 def _filled_text(s: pd.Series) -> pd.Series:
     """A text column with its missing values as "" (Arrow's fill on Arrow-backed text)."""
-    if isinstance(s.dtype, pd.StringDtype) and hasattr(s.array, "__arrow_array__"):
+    arr = _arrow_text(s)
+    if arr is not None:
         import pyarrow.compute as pc
 
-        return pd.Series(pd.array(pc.fill_null(s.array.__arrow_array__(), ""), dtype=s.dtype), index=s.index)
+        return pd.Series(pd.array(pc.fill_null(arr, ""), dtype=s.dtype), index=s.index)
     return s.fillna("").astype(str)
 
 

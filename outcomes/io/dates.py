@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import EARLIEST_DATE
+from ._frames import _arrow_text
 
 __all__ = ["EARLIEST", "PROBLEMS", "DateColumn", "DateOrder", "DatePolicy", "clinic_timezone",
            "default_latest", "infer_date_order"]
@@ -141,10 +142,11 @@ def _iso_arrow(candidates: pd.Series) -> pd.Series | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not isinstance(candidates.dtype, pd.StringDtype) or not hasattr(candidates.array, "__arrow_array__"):
+    arr = _arrow_text(candidates)
+    if arr is None:
         return None
     try:
-        stamps = pc.cast(candidates.array.__arrow_array__(), pa.timestamp("us"))
+        stamps = pc.cast(arr, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     if isinstance(stamps, pa.ChunkedArray):
