@@ -147,6 +147,7 @@ class _Sources:
                   "patients": cohort.patients, "changes": cohort.changes}
         if cohort.sessions is not None:
             frames["sessions"] = cohort.sessions
+        self.frames = frames
         if ids is not None:  # one or a few patients: boolean masks beat a full groupby
             wanted = set(ids)
             self.pos = {name: _positions(f, np.flatnonzero(f["patient_id"].isin(wanted).to_numpy()))
@@ -169,11 +170,8 @@ class _Sources:
         self.last_data = pd.concat(last).groupby(level=0).max()
 
     def frame(self, name: str) -> pd.DataFrame | None:
-        if name in self.narrow:
-            return self.narrow[name]
-        return {"assessments": self.cohort.assessments, "flags": self.cohort.flags,
-                "summary": self.cohort.patient_summary, "sessions": self.cohort.sessions,
-                "patients": self.cohort.patients, "changes": self.cohort.changes}[name]
+        """The frame ``name`` (only the columns a page reads, where narrowed); None: no such export."""
+        return self.narrow[name] if name in self.narrow else self.frames.get(name)
 
     def rows(self, name: str, pid: str) -> pd.DataFrame | None:
         frame = self.frame(name)
@@ -196,6 +194,7 @@ class _Sources:
             options=c.options, outcomes=c.outcomes, as_of=c.as_of, time=c.time, provenance=c.provenance,
             patients=frames["patients"], changes=frames["changes"], assessments=frames["assessments"], flags=frames["flags"], patient_summary=frames["summary"],
             sessions=frames.get("sessions"))
+        new.frames = frames
         new.pos = {name: _positions(f) for name, f in frames.items()}
         new.narrow = {}
         new.plotted, new.tabled, new.expected = self.plotted, self.tabled, self.expected
