@@ -239,20 +239,18 @@ def _read_parquet(path: Path, export: str, header_check: Any = None) -> ReadResu
     import pyarrow.parquet as pq
 
     try:
-        if header_check is not None:  # the column names are in the footer: checked before the rows are read
-            names = [str(c).strip() for c in pq.ParquetFile(path).schema_arrow.names]
-            _check_width(path, len(names))
-            _check_duplicate_header(path, names, "column")
-            header_check(names, None)
+        # the column names are in the footer: checked before the rows are read
+        header = [str(c).strip() for c in pq.ParquetFile(path).schema_arrow.names]
+        _check_width(path, len(header))
+        _check_duplicate_header(path, header, "column")
+        if header_check is not None:
+            header_check(header, None)
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise FileRejected(
             str(path), f"is not a readable Parquet file ({exc}).",
             "Write the export again, or export it as CSV.",
         ) from None
-    header = [str(c).strip() for c in table.column_names]
-    _check_width(path, len(header))
-    _check_duplicate_header(path, header, "column")
     notes = []
     nested = [i for i, f in enumerate(table.schema) if pa.types.is_nested(f.type)]
     for i in nested:  # lists, structs and maps are not values of a table of records: keep them as text
