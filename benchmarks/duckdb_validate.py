@@ -8,7 +8,7 @@ environment). Usage::
 The folder is one written by ``benchmarks/scale.py`` (Parquet) or ``benchmarks/validate.py`` (CSV or
 Parquet; each query reads the files again, as DuckDB does without a table). Prints the seconds of the per-row
 rules, the key rule, the link rules and writing the rows as CSV, and the peak memory under the
-given memory limit. Not part of ``make test``.
+given memory limit; then a bare round trip of every export (read, written as CSV, no rules). Not part of ``make test``.
 """
 
 from __future__ import annotations
@@ -61,6 +61,16 @@ def main() -> None:
     print(f"{rows[0]:,} session rows: per-row rules {t1 - t0:.1f} s, duplicate keys {t2 - t1:.1f} s, links "
           f"{t3 - t2:.1f} s, rows written as CSV {t4 - t3:.1f} s; total {t4 - t0:.1f} s; peak RSS {peak:,.0f} MB "
           f"(memory_limit {limit}); failing rows {rows[1:]}, duplicate codes {dups}, unknown/out of window {links}")
+    # the floor: every export read and written back as CSV, no rules at all
+    t5 = time.perf_counter()
+    n = 0
+    for path in sorted(folder.glob(f"*.{fmt}")):
+        n += con.execute(f"COPY (SELECT * FROM read_{fmt}('{path}')) TO '{tmp / (path.stem + '.csv')}' "
+                         "(HEADER)").fetchone()[0]  # COPY returns the rows it wrote
+        (tmp / (path.stem + ".csv")).unlink()
+    t6 = time.perf_counter()
+    print(f"bare round trip, no rules: {n:,} rows of every export read and written as CSV in {t6 - t5:.2f} s "
+          f"({n / (t6 - t5):,.0f} rows/s)")
 
 
 if __name__ == "__main__":

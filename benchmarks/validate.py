@@ -54,6 +54,40 @@ def _anchor(folder: str) -> None:
                       "baseline_rss": base}))
 
 
+def _roundtrip(folder: str, out_format: str) -> None:
+    """A bare Arrow round trip with no rules: read every export and write it in ``out_format``.
+
+    The floor for any validation that writes its outputs: pyarrow's multi-threaded reader (types
+    inferred) and writer, each file synced to disk as ``write_validation`` does.
+    """
+    import os
+    import shutil
+
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    out_dir = Path(tempfile.mkdtemp(prefix="outcomes-bench-rt-"))
+    t0 = time.perf_counter()
+    rows = 0
+    try:
+        for path in sorted(Path(folder).iterdir()):
+            if path.suffix not in (".csv", ".parquet"):
+                continue
+            table = pv.read_csv(path) if path.suffix == ".csv" else pq.read_table(path)
+            rows += table.num_rows
+            with open(out_dir / f"{path.stem}.{out_format}", "wb") as fh:
+                if out_format == "parquet":
+                    pq.write_table(table, fh)
+                else:
+                    pv.write_csv(table, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        seconds = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    print(json.dumps({"seconds": seconds, "rows": rows}))
+
+
 def _child(folder: str, out_format: str) -> None:
     import shutil
 
@@ -95,15 +129,19 @@ def main() -> None:
                     help="the accepted rows' files (outcomes validate --out-format)")
     ap.add_argument("--cache", default=tempfile.gettempdir())
     ap.add_argument("--repeat", type=int, default=1, help="runs of each child; the best time is shown")
-    ap.add_argument("--no-anchor", action="store_true", help="skip the bare pandas read")
+    ap.add_argument("--no-anchor", action="store_true", help="skip the anchors (bare pandas read, bare round trip)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--anchor", help=argparse.SUPPRESS)
+    ap.add_argument("--roundtrip", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(args.child, args.out_format)
         return
     if args.anchor:
         _anchor(args.anchor)
+        return
+    if args.roundtrip:
+        _roundtrip(args.roundtrip, args.out_format)
         return
     from outcomes.simulate import simulate, write_dataset
 
@@ -122,11 +160,12 @@ def main() -> None:
                              capture_output=True, text=True, check=True)
         return json.loads(res.stdout.strip().splitlines()[-1])
 
-    runs, anchors = [], []
-    for _ in range(max(1, args.repeat)):  # interleaved, so both see the same load on a shared machine
+    runs, anchors, trips = [], [], []
+    for _ in range(max(1, args.repeat)):  # interleaved, so all see the same load on a shared machine
         runs.append(run("--child"))
         if not args.no_anchor:
             anchors.append(run("--anchor"))
+            trips.append(run("--roundtrip"))
     r = min(runs, key=lambda x: x["seconds"] + x["write_seconds"])
     rows = sum(e["rows_read"] for e in r["exports"].values())
     s = r["exports"]["sessions"]
@@ -147,6 +186,12 @@ def main() -> None:
         print(f"anchor, bare {reader} of the same files: {a['seconds']:.2f} s (best of {len(anchors)}: "
               + ", ".join(f"{x['seconds']:.2f}" for x in anchors) + f" s; peak RSS {a['peak_rss'] / mb:,.0f} MB)"
               f" -> validate with outputs takes {total / a['seconds']:.2f}x the bare read")
+    if trips:
+        a = min(trips, key=lambda x: x["seconds"])
+        print(f"anchor, bare Arrow round trip with no rules (pyarrow read, write as {args.out_format}, fsync): "
+              f"{a['seconds']:.2f} s -> {rows / a['seconds']:,.0f} rows/s (best of {len(trips)}: "
+              + ", ".join(f"{x['seconds']:.2f}" for x in trips) + f" s) -> validate with outputs takes "
+              f"{total / a['seconds']:.2f}x the round trip")
     print("quarantined: " + ", ".join(f"{k} {e['quarantined']}" for k, e in r["exports"].items()))
     print(f"memory: accepted frames {frames / mb:,.0f} MB; peak RSS {r['peak_rss'] / mb:,.0f} MB, "
           f"{r['peak_load'] / mb:,.0f} MB before writing "
