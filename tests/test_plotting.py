@@ -304,3 +304,46 @@ def test_style_applies_to_given_axes(one_patient):
     plot_patient_trajectory(one_patient, baseline=7, ax=ax)
     assert not ax.spines["top"].get_visible() and not ax.spines["right"].get_visible()
     assert ax.get_xlabel() and ax.get_ylabel()
+
+
+# ---------------------------------------------------------------- the page draws what the public plots draw
+
+
+@pytest.mark.parametrize("outcome, baseline, higher_is_better, low, high, mic", [
+    ("leg_pain", 7.0, False, 0.0, 10.0, 2.0),
+    ("leg_pain", 1.0, False, 0.0, 10.0, 2.0),      # the band is cut at the scale's bottom
+    ("odi", 40.0, False, 0.0, 100.0, 10.0),
+    ("slr", 40.0, True, 0.0, float("inf"), 5.0),   # higher is better: the band lies above the baseline
+])
+def test_patient_page_panels_draw_the_public_plots_numbers(one_patient, sessions, outcome, baseline,
+                                                            higher_is_better, low, high, mic):
+    """The page (reports._patient_plots, a canvas) and the notebook plots (plotting.patient, matplotlib)
+    are two drawings of one patient: the observations, the MIC band and the flares must agree."""
+    from outcomes.plotting.patient import mic_band
+    from outcomes.reports import _patient_plots as page
+    from outcomes.reports._patient_canvas import Canvas
+
+    data = one_patient.assign(slr=one_patient["odi"])
+    info = {"low": low, "high": high, "baseline": baseline, "mic": mic, "higher_is_better": higher_is_better}
+    drawn = page.trajectory(page.Axes(Canvas(8.27, 11.69), "primary", (1, 1, 3, 2)), data, outcome, info,
+                            x_max=8, colour_index=0, ylabel="points")
+    ax = _ax()
+    if outcome in DEFAULT_OPTIONS.instruments:
+        plot_patient_trajectory(data, outcome=outcome, baseline=baseline, mic=mic, ax=ax)
+        (band,) = _by_gid(ax, "mic_band")
+        assert_allclose(drawn["mic_band"], _span_y(band))
+    else:  # not an instrument of the options: the public plot has no scale, so compare with mic_band itself
+        plot_patient_trajectory(data, outcome=outcome, ax=ax)
+        assert drawn["mic_band"] == mic_band(baseline, mic, higher_is_worse=not higher_is_better, low=low, high=high)
+        assert drawn["mic_band"] == (40.0, 45.0)
+    (line,) = _by_gid(ax, "observed")
+    assert_allclose(np.array(drawn["points"]), np.column_stack([line.get_xdata(), line.get_ydata()]))
+    if baseline == 1.0:
+        assert drawn["mic_band"] == (0.0, 1.0)
+
+    levels = page.levels(page.Axes(Canvas(8.27, 11.69), "levels", (1, 1, 3, 2)), sessions, x_max=8)
+    ax = _ax()
+    plot_level_steps(sessions, ax=ax)
+    (flares,) = _by_gid(ax, "flares")
+    assert levels["flares"] == 2
+    assert_allclose(np.array(levels["flare_points"]), np.column_stack([flares.get_xdata(), flares.get_ydata()]))

@@ -23,6 +23,8 @@ from .style import (FLAG_COLOUR, NEUTRAL, PALETTE, _axis_label, _instrument, _re
 __all__ = [
     "CALENDAR_COLOURS",
     "adherence_calendar_frame",
+    "level_steps_frame",
+    "mic_band",
     "plot_adherence_calendar",
     "plot_level_steps",
     "plot_patient_trajectory",
@@ -56,6 +58,25 @@ def trajectory_frame(data: pd.DataFrame, *, outcome: str, time_col: str = "week"
     out = pd.DataFrame({"time": pd.to_numeric(data[time_col], errors="coerce").astype("float64"),
                         "value": pd.to_numeric(data[outcome], errors="coerce").astype("float64")})
     return out.dropna().sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def mic_band(baseline: float | None, mic: float | None, *, higher_is_worse: bool = True,
+             low: float | None = None, high: float | None = None) -> tuple[float, float] | None:
+    """The "not yet improved by the MIC" band of :func:`plot_patient_trajectory`: (bottom, top).
+
+    Baseline − MIC .. baseline where a higher value is worse (baseline .. baseline + MIC
+    otherwise), cut to the scale's finite ends ``low`` and ``high``; None without a baseline or
+    a MIC. The patient page draws the same band (``outcomes.reports._patient_plots``).
+    """
+    if baseline is None or pd.isna(baseline) or not mic:
+        return None
+    b = float(baseline)
+    lo, hi = (b - mic, b) if higher_is_worse else (b, b + mic)
+    if low is not None and np.isfinite(low):
+        lo = max(lo, float(low))
+    if high is not None and np.isfinite(high):
+        hi = min(hi, float(high))
+    return lo, hi
 
 
 @_styled
@@ -131,11 +152,10 @@ def plot_patient_trajectory(data: pd.DataFrame, *, outcome: str = "leg_pain", ti
                         zorder=0.6)
     if baseline is not None and not pd.isna(baseline):
         baseline = float(baseline)
-        if mic:
-            lo, hi = (baseline - mic, baseline) if worse_up else (baseline, baseline + mic)
-            if spec is not None:
-                lo, hi = max(lo, spec.low), min(hi, spec.high)
-            ax.axhspan(lo, hi, color=PALETTE[1], alpha=0.13, linewidth=0,
+        span = mic_band(baseline, mic, higher_is_worse=worse_up, low=spec.low if spec else None,
+                        high=spec.high if spec else None)
+        if span is not None:
+            ax.axhspan(*span, color=PALETTE[1], alpha=0.13, linewidth=0,
                        label=f"not yet improved by the MIC ({mic:g} points)", gid="mic_band")
         ax.axhline(baseline, color=NEUTRAL, linestyle=":", linewidth=1.2,
                    label=f"baseline {baseline:g}", gid="baseline")
@@ -254,6 +274,18 @@ def plot_adherence_calendar(data: pd.DataFrame, *, enrolled_on: Any = None, end:
 # ------------------------------------------------------------------ level steps
 
 
+def level_steps_frame(data: pd.DataFrame, *, time_col: str = "week", level_col: str = "level",
+                      flare_col: str | None = "flare") -> pd.DataFrame:
+    """The points of :func:`plot_level_steps`: ``time, level, flare`` sorted by time, rows without a
+    time or a level dropped (``flare`` is False where ``flare_col`` is missing or blank)."""
+    _require(data, [time_col, level_col])
+    frame = pd.DataFrame({"time": pd.to_numeric(data[time_col], errors="coerce").astype("float64"),
+                          "level": pd.to_numeric(data[level_col], errors="coerce").astype("float64")})
+    frame["flare"] = (data[flare_col].fillna(False).astype(bool).to_numpy()
+                      if flare_col and flare_col in data.columns else np.zeros(len(frame), dtype=bool))
+    return frame.dropna(subset=["time", "level"]).sort_values("time", kind="stable").reset_index(drop=True)
+
+
 @_styled
 def plot_level_steps(data: pd.DataFrame, *, time_col: str = "week", level_col: str = "level",
                      flare_col: str | None = "flare", patient_col: str = "patient_id",
@@ -277,15 +309,10 @@ def plot_level_steps(data: pd.DataFrame, *, time_col: str = "week", level_col: s
         The step line (gid ``"level"``, drawn ``where="post"``: a level holds until the next
         session) and the flare markers (gid ``"flares"``) at the level of the flaring session.
     """
-    cols = [time_col, level_col] + ([flare_col] if flare_col and flare_col in data.columns else [])
     _require(data, [time_col, level_col])
     _one_patient(data, patient_col)
     ax = get_ax(ax)
-    frame = pd.DataFrame({"time": pd.to_numeric(data[time_col], errors="coerce").astype("float64"),
-                          "level": pd.to_numeric(data[level_col], errors="coerce").astype("float64")})
-    frame["flare"] = (data[flare_col].fillna(False).astype(bool).to_numpy() if len(cols) == 3
-                      else np.zeros(len(frame), dtype=bool))
-    frame = frame.dropna(subset=["time", "level"]).sort_values("time", kind="stable")
+    frame = level_steps_frame(data, time_col=time_col, level_col=level_col, flare_col=flare_col)
     style = {"color": PALETTE[0], "linewidth": 1.5, **kwargs}
     ax.step(frame["time"].to_numpy(), frame["level"].to_numpy(), where="post", label="glide level",
             gid="level", **style)

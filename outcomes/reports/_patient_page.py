@@ -159,7 +159,7 @@ class _Page:
             self._key("levels", [
                 ("line", {"stroke": PALETTE[0], "width": 1.5}, "glide level"),
                 ("mark", {"shape": "v", "size": 6, "fill": FLAG_COLOUR, "edge": "#000000", "edge_width": 0.5},
-                 f"session flare ({int(sessions['flare'].sum())})")])
+                 f"session flare ({self.panels['levels']['flares']})")])  # the markers drawn
         else:
             lev.message(["No glide session logged."])
 

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..plotting.patient import CALENDAR_COLOURS, _WEEKDAYS, adherence_calendar_frame
+from ..plotting.patient import (CALENDAR_COLOURS, _WEEKDAYS, adherence_calendar_frame, level_steps_frame, mic_band,
+                                trajectory_frame)
 from ..plotting.style import FLAG_COLOUR, NEUTRAL, PALETTE, series_style
 from ._patient_canvas import Canvas, text_width
 
@@ -155,25 +156,17 @@ def trajectory(ax: Axes, assessments: pd.DataFrame, outcome: str, info: dict[str
 
     Returns what was drawn: ``points`` (time, value) and ``ylim`` (for tests and the HTML alt text).
     """
-    t = assessments["week"].to_numpy(dtype=float)
-    v = assessments[outcome].to_numpy(dtype=float)
-    keep = ~(np.isnan(t) | np.isnan(v))
-    order = np.argsort(t[keep], kind="stable")
-    t, v = t[keep][order], v[keep][order]
-    low, high, baseline, mic = info["low"], info["high"], info["baseline"], info["mic"]
+    points = trajectory_frame(assessments, outcome=outcome, time_col="week")  # as the public plot
+    t, v = points["time"].to_numpy(), points["value"].to_numpy()
+    low, high, baseline = info["low"], info["high"], info["baseline"]
     fixed = low is not None and high is not None and np.isfinite(low) and np.isfinite(high)
-    mic_band = None
-    if baseline is not None and mic:
-        lo, hi = (baseline - mic, baseline) if not info["higher_is_better"] else (baseline, baseline + mic)
-        if fixed:
-            lo, hi = max(lo, low), min(hi, high)
-        mic_band = (lo, hi)
+    span = mic_band(baseline, info["mic"], higher_is_worse=not info["higher_is_better"], low=low, high=high)
     has_band = band is not None and len(band)
     if fixed:
         pad = (high - low) * 0.04
         ax.ylim = (low - pad, high + pad)
     else:  # open scale: the data with 15 % room (matplotlib's margins)
-        ys = list(v) + ([baseline] if baseline is not None else []) + (list(mic_band) if mic_band else [])
+        ys = list(v) + ([baseline] if baseline is not None else []) + (list(span) if span else [])
         if has_band:
             ys += [float(np.nanmin(band["lower80"])), float(np.nanmax(band["upper80"]))]
         lo, hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
@@ -195,8 +188,8 @@ def trajectory(ax: Axes, assessments: pd.DataFrame, outcome: str, info: dict[str
             pts = ax.points(w, band[lower].to_numpy(dtype=float)) + ax.points(w[::-1],
                                                                               band[upper].to_numpy(dtype=float)[::-1])
             c.path(pts, group=g, closed=True, fill="#999999", stroke=None, alpha=alpha, clip=clip)
-    if mic_band:
-        y0, y1 = float(ax.py(mic_band[1])), float(ax.py(mic_band[0]))
+    if span:
+        y0, y1 = float(ax.py(span[1])), float(ax.py(span[0]))
         c.rect(ax.left, y0, ax.width, y1 - y0, group=g, fill=PALETTE[1], alpha=0.13, clip=clip)
     if baseline is not None:
         y = float(ax.py(baseline))
@@ -210,7 +203,8 @@ def trajectory(ax: Axes, assessments: pd.DataFrame, outcome: str, info: dict[str
         c.path(pts, group=g, stroke=colour, width=1.6, dash=dash, cap="projecting" if dash is None else "butt")
     c.marks(pts, group=g, shape=style["marker"], size=5, fill=colour)
     ax.frame(xt, yt, ylabel=ylabel)
-    return {"points": list(zip(t.tolist(), v.tolist())), "ylim": ax.ylim, "yticks": yt, "xticks": xt}
+    return {"points": list(zip(t.tolist(), v.tolist())), "mic_band": span, "ylim": ax.ylim, "yticks": yt,
+            "xticks": xt}
 
 
 def calendar(ax: Axes, sessions: pd.DataFrame, *, enrolled_on: Any, end: Any, x_max: float) -> dict[str, Any]:
@@ -235,13 +229,8 @@ def calendar(ax: Axes, sessions: pd.DataFrame, *, enrolled_on: Any, end: Any, x_
 
 def levels(ax: Axes, sessions: pd.DataFrame, *, x_max: float) -> dict[str, Any]:
     """The glide level as steps (a level holds until the next session) with flares marked."""
-    t = pd.to_numeric(sessions["week"], errors="coerce").to_numpy(dtype=float)
-    lv = pd.to_numeric(sessions["level"], errors="coerce").to_numpy(dtype=float)
-    fl = sessions["flare"].fillna(False).astype(bool).to_numpy() if "flare" in sessions.columns else \
-        np.zeros(len(t), dtype=bool)
-    keep = ~(np.isnan(t) | np.isnan(lv))
-    order = np.argsort(t[keep], kind="stable")
-    t, lv, fl = t[keep][order], lv[keep][order], fl[keep][order]
+    frame = level_steps_frame(sessions)  # as the public plot
+    t, lv, fl = frame["time"].to_numpy(), frame["level"].to_numpy(), frame["flare"].to_numpy()
     top = int(lv.max()) if len(lv) else 1
     ax.xlim = (0.0, float(x_max))
     ax.ylim = (0.5, max(top, 2) + 0.5)
@@ -255,4 +244,5 @@ def levels(ax: Axes, sessions: pd.DataFrame, *, x_max: float) -> dict[str, Any]:
     ax.c.marks(ax.points(t[fl], lv[fl]), group=ax.g, shape="v", size=6, fill=FLAG_COLOUR, edge="#000000",
                edge_width=0.5, clip=ax.clip)
     ax.frame(xt, yt, ylabel="Glide level")
-    return {"steps": len(t), "flares": int(fl.sum()), "yticks": yt, "xticks": xt}
+    return {"steps": len(t), "flares": int(fl.sum()), "flare_points": list(zip(t[fl].tolist(), lv[fl].tolist())),
+            "yticks": yt, "xticks": xt}
