@@ -75,6 +75,7 @@ from .measures.change import outcome_changes, select_baseline
 from .measures.instruments import BUILTIN_OUTCOMES, OutcomeRegistry, score_assessments
 from .measures.progression import highest_level, load_schedules, progression_fidelity
 from .measures.safety import stop_and_consult_flags
+from .progress import status
 
 __all__ = ["Cohort", "OUTCOMES"]
 
@@ -171,6 +172,9 @@ class Cohort:
         least its mcid", none without one). With a ``time`` unit other than "date", the
         assessments need ``time``; ``week`` is derived from it, and the baseline is the
         assessment at time 0 or before (``baseline_window_days`` = 0)."""
+        status(f"building the cohort of {len(patients):,} patients"
+               + (f" and {len(sessions):,} sessions" if sessions is not None else "")
+               + " (scores, weeks, adherence, flags, progression)")
         registry = outcomes if outcomes is not None else BUILTIN_OUTCOMES
         axis = time if time is not None else TimeAxis()
         opts = options or DEFAULT_OPTIONS

@@ -68,8 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from ..progress import reporting
+
     try:
-        status = int(args.run(args))
+        with reporting(sys.stderr, prefix=f"outcomes {args.command}"):  # a line now and then on a long run
+            status = int(args.run(args))
         sys.stdout.flush()  # a full device on stdout fails here, not silently at exit
         return status
     except OutcomesError as exc:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from ..progress import status
 from ._csv import _detect_encoding, _read_header
 from ._convert import _Collector, _convert_columns, tidy_categories
 from ._frames import ReadResult, _check_duplicate_header, _check_width, _finish
@@ -95,7 +96,7 @@ def _csv_slices(path: Path, export: str) -> Iterator[Callable[[], ReadResult]] |
 
     if path.stat().st_size < CSV_CHUNK_BYTES:
         return None
-    encoding, label, _breaks, quotes = _detect_encoding(path)
+    encoding, label, breaks, quotes = _detect_encoding(path)
     if label not in ("UTF-8", "UTF-8 with BOM") or quotes % 2:
         return None
     delimiter, names = _read_header(path, encoding)  # a bad header is rejected as by the whole-file reader
@@ -122,6 +123,7 @@ def _csv_slices(path: Path, export: str) -> Iterator[Callable[[], ReadResult]] |
             if irregular:
                 raise _NotPlain
             start, first = first, first + batch.num_rows
+            status(f"{path.name}: {first - 2:,} of about {max(breaks - 1, first - 2):,} rows read")
 
             def make(batch: Any = batch, start: int = start) -> ReadResult:
                 if quotes and any(_holds_line_break(col) for col in batch.columns):
@@ -167,6 +169,7 @@ def _parquet_slices(path: Path, export: str) -> Iterator[Callable[[], ReadResult
         first = 2
         for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
             start, first = first, first + batch.num_rows
+            status(f"{path.name}: {first - 2:,} of {pf.metadata.num_rows:,} rows read")
 
             def make(batch: Any = batch, start: int = start) -> ReadResult:
                 try:
@@ -283,6 +286,7 @@ def validate_in_slices(path: Path, schema: TableSchema, *, column_map: ColumnMap
         pool.shutdown(wait=True)
     if first is None:
         return None
+    status(f"{path.name}: {rows_read:,} rows read; checking that keys are unique")
     typed = _join(typed_parts)
     errs = _Collector(path.name, typed)
     rows = _rows_sharing_a_hash(typed[key[0]], key_hashes) if key_hashes else None

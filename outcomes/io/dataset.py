@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..progress import status
 from .dates import DateOrder, DatePolicy
 from .description import DatasetDescription, TimeAxis, find_description, load_description
 from .errors import FileRejected, UsageError
@@ -226,6 +227,7 @@ def load_dataset(
         if desc is not None and desc.layout != "exports":
             from .layouts import read_declared
 
+            status(f"reading the {desc.layout} layout that {desc.label} describes")
             results, notes = read_declared(desc, schemas, date_order=date_order, dates=dates)
             check_links(results, grace_days=grace_days)
             for r in results.values():
@@ -284,6 +286,7 @@ def _read_exports(root: Path, schemas: dict[str, TableSchema], cmap: ColumnMap |
                 continue
         if path.is_file():
             hashes[str(path)] = hasher.submit(_sha256, path)
+        status(f"reading and checking {path.name}")
         sliced = None
         try:
             sliced = validate_in_slices(path, schemas[name], column_map=cmap, date_order=date_order, dates=dates)
@@ -296,6 +299,7 @@ def _read_exports(root: Path, schemas: dict[str, TableSchema], cmap: ColumnMap |
         except FileRejected as exc:
             results[name] = ExportResult(export=name, path=path, status="rejected", rejection=exc)
         if name != "patients" and "patients" in results:  # patients come first (EXPORTS order)
+            status(f"{path.name}: checking every row's patient and enrolment window")
             check_links({"patients": results["patients"], name: results[name]}, grace_days=grace_days)
         if sliced is not None:  # rows quarantined by the key and link rules: their text, read back in one pass
             recover_original_text(sliced, schemas[name])

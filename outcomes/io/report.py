@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..progress import status
 from .dataset import Dataset
 from .schema import load_schemas
 from .writers import atomic_open, atomic_write_text, output_path, prepare_out_dir, write_frame_csv
@@ -235,6 +236,7 @@ def write_validation(dataset: Dataset, out_dir: str | Path, *, out_format: str =
         q = output_path(out, f"{name}.quarantine.csv")
         other.unlink(missing_ok=True)  # an earlier run's accepted rows in the other format would mislead
         if r.data is not None:
+            status(f"writing {p.name} ({len(r.data):,} accepted rows)")
             s = schemas[name]
             dates = tuple(f.name for f in s.fields if f.type == "date")
             stamps = tuple(f.name for f in s.fields if f.type == "datetime")
@@ -256,6 +258,7 @@ def write_validation(dataset: Dataset, out_dir: str | Path, *, out_format: str =
     hpath = output_path(out, "validation.html")
     written["validation.json"] = str(jpath)
     written["validation.html"] = str(hpath)
+    status("writing validation.json and validation.html")
     prov = dataset.provenance()  # hashes every input: once for both reports
     doc = validation_document(dataset, max_errors=None, outputs=written, provenance=prov)
     atomic_write_text(jpath, json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")

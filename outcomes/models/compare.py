@@ -39,6 +39,7 @@ import pandas as pd
 from ..cohort import Cohort
 from ..errors import UsageError
 from ..plan import AnalysisPlan, plan_on_axis
+from ..progress import status
 from .comparison import (ancova, assumptions_text, by_schedule, endpoint_regression, flare_rates,
                          reference_remark, resolve_reference, responder_odds, time_to_response)
 from .comparison._common import reuse_outcome_frames
@@ -318,6 +319,7 @@ def compare_schedules(cohort: Cohort, *, outcome: str = "leg_pain", endpoint_wee
         plan = _plan_for(cohort, outcome=outcome, week=week0, reference=reference, covariates=tuple(covariates))
     plan, plan_as_run, timing = plan_on_axis(plan, getattr(cohort, "time", None))
     outcome, week, cov = plan.outcome, float(plan.endpoint_week), tuple(plan.covariates)
+    status(f"fitting the comparison's models: {outcome}, {len(cohort.patients):,} patients")
     schedules = tuple(sorted(str(s) for s in cohort.patients["schedule"].dropna().unique()))
     if len(schedules) < 2:
         raise ValueError(f"schedule comparison needs at least two schedules; the data have "

@@ -7,12 +7,17 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..progress import status
+
 
 def _progress_printer(total: int, enabled: bool | None) -> Callable[[int], None]:
+    """A counter on a terminal's stderr (redrawn in place); elsewhere the run's status line, which the
+    command line prints now and then on a long run (:mod:`outcomes.progress`)."""
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
-        return lambda done: None
+        return lambda done: status(f"{done:,} of {total:,} patient reports written")
+    status("")  # the counter says it: no other progress line through it
 
     def show(done: int) -> None:
         sys.stderr.write(f"\rpatient reports: {done}/{total}")

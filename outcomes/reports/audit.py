@@ -45,6 +45,7 @@ from ..models.audit.result import (  # cohort_table and mask_small_counts lived 
     compute_audit,
     mask_small_counts,
 )
+from ..progress import status
 from ._audit_figures import _figures
 from ._audit_tables import _UNIT_WORDS, _kpi_table, _sheets, _xlsx_bytes
 from ._html import (
@@ -472,8 +473,10 @@ def write_audit_report(cohort: Cohort, out_dir: str | os.PathLike[str], *, datas
     if not isinstance(targets, AuditTargets):
         raise TypeError(f"targets must be an AuditTargets, got {type(targets).__name__}")
     out = prepare_out_dir(out_dir)
+    status(f"computing the audit's indicators for {len(cohort.patients):,} patients")
     a = compute_audit(cohort, dataset=dataset, targets=targets, k=k, outcome=outcome, levels=tuple(levels),
                       overdispersion=overdispersion, spc_period=spc_period)
+    status("writing kpis.csv, kpis.xlsx and kpis.json")
     paths = {name: output_path(out, name) for name in ("audit.html", "audit.pdf", "kpis.csv", "kpis.xlsx",
                                                        "kpis.json")}
     if not pdf:
@@ -483,8 +486,10 @@ def write_audit_report(cohort: Cohort, out_dir: str | os.PathLike[str], *, datas
     atomic_write_bytes(paths["kpis.xlsx"], _xlsx_bytes(_sheets(a)))
     doc = _document(a, written)
     atomic_write_text(paths["kpis.json"], json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+    status("drawing the audit's figures and writing audit.html")
     html = render("audit.html.j2", **_context(a, _figures(a)))
     write_html(html, paths["audit.html"])
     if pdf:
+        status("writing audit.pdf")
         html_to_pdf(html, paths["audit.pdf"])
     return written

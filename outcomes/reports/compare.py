@@ -36,6 +36,7 @@ from ..models.comparison.analyses import ANALYSIS_NAMES, SHORT_NAMES  # noqa: E4
 from ..plotting.cohort import plot_flare_rates  # noqa: E402
 from ..plotting.models import at_risk_table, plot_flow, plot_forest, plot_km, plot_marginal_means  # noqa: E402
 from ..plotting.style import rc_params  # noqa: E402
+from ..progress import status  # noqa: E402
 from ._html import figure_data_uri, fmt_pct, html_to_pdf, provenance_footer, render, write_html  # noqa: E402
 from .tables import write_comparison  # noqa: E402  (the comparison's tables; re-exported here)
 
@@ -575,12 +576,14 @@ def write_compare_report(comparison: Comparison, cohort: Cohort, out_dir: str | 
                          pdf: bool = True) -> dict[str, str]:
     """Write ``compare.html`` (self-contained) and ``compare.pdf`` into ``out_dir``, atomically."""
     out = prepare_out_dir(out_dir)
+    status("drawing the comparison's figures and writing compare.html")
     html = render("compare.html.j2", r=compare_report_data(comparison, cohort))
     written = {}
     p = output_path(out, "compare.html")
     write_html(html, p)
     written["compare.html"] = str(p)
     if pdf:
+        status("writing compare.pdf")
         q = output_path(out, "compare.pdf")
         html_to_pdf(html, q)
         written["compare.pdf"] = str(q)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..io.writers import atomic_open, atomic_write_text, output_path, prepare_out_dir, write_frame_csv
 from ..models.compare import MODEL_COLUMNS, Comparison, _strict
+from ..progress import status
 
 __all__ = ["write_comparison"]
 
@@ -28,6 +29,7 @@ def write_comparison(comparison: Comparison, out_dir: str | os.PathLike[str]) ->
     each model was fitted on. All files are written atomically.
     """
     out = prepare_out_dir(out_dir)
+    status("writing models.csv, models.json and the analysis data")
     written: dict[str, str] = {}
 
     def put(name: str, frame: pd.DataFrame) -> None:
