@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -152,3 +153,20 @@ def test_validate_loads_no_modelling_or_plotting_library(valid_dir, cli_env):
     loaded = _modules_after(code, cli_env)
     assert {"pandas", "pyarrow"} <= loaded  # the probe sees what is loaded
     assert not loaded & {"matplotlib", "scipy", "statsmodels", "jinja2", "weasyprint"}
+
+
+def test_documents_name_the_outputs_where_they_are(tmp_path, cli_env):
+    """validation.json and kpis.json list their companions by name (they are beside them), and the JSON on
+    stdout lists them where they are: never the staging folder the set was written in, which is gone."""
+    from outcomes._resources import example_dir
+
+    for command, doc_name in (("validate", "validation.json"), ("audit", "kpis.json")):
+        out = tmp_path / command
+        p = run(command, str(example_dir()), "--out", str(out), "--format", "json", env=cli_env)
+        assert p.returncode == 0, p.stderr
+        on_disk = json.loads((out / doc_name).read_text())["outputs"]
+        assert on_disk and all((out / name).is_file() and "/" not in name for name in on_disk.values()), on_disk
+        printed = json.loads(p.stdout)["outputs"]
+        assert printed.keys() == on_disk.keys()
+        assert all(Path(path).is_file() and Path(path).parent == out for path in printed.values()), printed
+        assert ".incomplete" not in p.stdout + (out / doc_name).read_text()

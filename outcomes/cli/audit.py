@@ -66,13 +66,14 @@ def run(args: argparse.Namespace) -> int:
         staged = write_audit_report(cohort, oset.staging, dataset=dataset, k=args.min_cell, outcome=args.outcome,
                                     levels=args.funnel_limits, overdispersion=args.overdispersion,
                                     spc_period=args.spc_period)
-        # kpis.json is the audit document (with the outputs listed): print it rather than compute it twice
-        document = Path(staged["kpis.json"]).read_text(encoding="utf-8")
+        # kpis.json is the audit document: print it rather than compute it twice
+        document = json.loads(Path(staged["kpis.json"]).read_text(encoding="utf-8"))
     written = oset.finals(staged)
     if args.format == "json":
-        sys.stdout.write(document)
+        document["outputs"] = written  # where they are now (the file lists them by name, beside it)
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
-        for line in json.loads(document).get("headline", []):
+        for line in document.get("headline", []):
             print(line)
         print("Open first: " + written.get("audit.html", ""))
         print("Also written: " + ", ".join(sorted(k for k in written if k != "audit.html")))

@@ -209,6 +209,8 @@ OUT_FORMATS = ("csv", "parquet")
 def write_validation(dataset: Dataset, out_dir: str | Path, *, out_format: str = "csv") -> dict[str, str]:
     """Write accepted rows, quarantined rows, ``validation.json`` and ``validation.html``.
 
+    ``validation.json`` lists the files written (``outputs``) by name: they are beside it.
+
     Parameters
     ----------
     dataset : Dataset
@@ -260,7 +262,10 @@ def write_validation(dataset: Dataset, out_dir: str | Path, *, out_format: str =
     written["validation.html"] = str(hpath)
     status("writing validation.json and validation.html")
     prov = dataset.provenance()  # hashes every input: once for both reports
-    doc = validation_document(dataset, max_errors=None, outputs=written, provenance=prov)
+    # the file lists its companions by name, beside it: absolute paths would name the folder it was written
+    # in (the command line writes a whole set in a staging folder, then moves it into --out)
+    doc = validation_document(dataset, max_errors=None, outputs={k: Path(v).name for k, v in written.items()},
+                              provenance=prov)
     atomic_write_text(jpath, json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
     atomic_write_text(hpath, validation_html(dataset, provenance=prov))
     return written

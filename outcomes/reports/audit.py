@@ -484,7 +484,7 @@ def write_audit_report(cohort: Cohort, out_dir: str | os.PathLike[str], *, datas
     written = {name: str(p) for name, p in paths.items()}
     atomic_write_text(paths["kpis.csv"], frame_to_csv_text(_kpi_table(a)))
     atomic_write_bytes(paths["kpis.xlsx"], _xlsx_bytes(_sheets(a)))
-    doc = _document(a, written)
+    doc = _document(a, {name: p.name for name, p in paths.items()})  # by name: the files are beside it
     atomic_write_text(paths["kpis.json"], json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
     status("drawing the audit's figures and writing audit.html")
     html = render("audit.html.j2", **_context(a, _figures(a)))
