@@ -18,7 +18,9 @@ frames already in the contract) and derives, with the pure functions of
     one row per patient: status, the changes above in wide form, overall
     adherence, highest level, progression fidelity and flags;
 ``flags``
-    every stop-and-consult flag with evidence and advice;
+    every stop-and-consult flag with evidence and advice (the columns of
+    :func:`~outcomes.measures.safety.stop_and_consult_flags`; its repeated text, ``rule``,
+    ``source``, ``evidence``, ``advice`` and ``status``, as categories);
 ``deviations``
     each level change that did not follow the patient's declared schedule.
 
@@ -254,8 +256,8 @@ class Cohort:
             if "leg_pain" in outcomes:
                 baseline = select_baseline(scored, patients, outcome="leg_pain",
                                            window_days=opts.baseline_window_days)
-            flags = stop_and_consult_flags(patients, sessions=None, assessments=scored, baseline=baseline,
-                                           thresholds=opts.safety, as_of=stamp)
+            flags = _repeated_text_as_categories(stop_and_consult_flags(
+                patients, sessions=None, assessments=scored, baseline=baseline, thresholds=opts.safety, as_of=stamp))
         summary = _summary(patients, changes, overall, levels, fidelity, flags, covariates=covariates or {})
         no_baseline = summary[[f"{o}_baseline" for o in outcomes]].isna().all(axis=1).sum() if outcomes else 0
         if no_baseline:

@@ -192,3 +192,18 @@ def test_narrow_and_wide_dtypes_give_the_same_cohort(monkeypatch, block):
     for name in ("patient_summary", "flags", "patient_week", "deviations"):
         _frames_equal(getattr(narrow, name), getattr(wide, name), check_dtype=False)
     assert narrow.patient_summary["adherence"].notna().all() and len(narrow.flags) > 100
+
+
+@pytest.mark.parametrize("with_sessions", [True, False])
+def test_flags_hold_their_repeated_text_as_categories_with_or_without_sessions(with_sessions):
+    """The same dtypes whatever the exports (a frame built without sessions is not typed otherwise)."""
+    from outcomes.simulate import simulate
+
+    sim = simulate(60, seed=4)
+    c = Cohort.from_frames(sim.patients, sim.assessments, sessions=sim.sessions if with_sessions else None,
+                           prescriptions=sim.prescriptions if with_sessions else None)
+    assert len(c.flags)
+    for col in ("rule", "source", "evidence", "advice", "status"):
+        assert isinstance(c.flags[col].dtype, pd.CategoricalDtype), col
+    assert c.flags["rule"].notna().all() and c.flags["advice"].notna().all()
+    assert c.flags["rule"].cat.categories.is_monotonic_increasing  # sorted: a sort by rule stays alphabetical
