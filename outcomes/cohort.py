@@ -667,7 +667,10 @@ def _summary(patients: pd.DataFrame, changes: pd.DataFrame, overall: pd.DataFram
     out = patients[keep].copy()
     if len(changes):
         value_cols = ["baseline", "latest", "endpoint", "change", "pct_change", "responder", "rc", "rc_class"]
-        wide = changes.pivot(index="patient_id", columns="outcome", values=value_cols)
+        # a column at a time, so each keeps its type (float, boolean, category); pivoting them together
+        # made every one object, where describe() counts values instead of averaging them
+        wide = pd.concat({v: changes.pivot(index="patient_id", columns="outcome", values=v) for v in value_cols},
+                         axis=1)
         wide.columns = [f"{o}_{v}" for v, o in wide.columns]
         order = [f"{o}_{v}" for o in pd.unique(changes["outcome"]) for v in value_cols]
         out = out.merge(wide[order].reset_index(), on="patient_id", how="left")

@@ -207,3 +207,22 @@ def test_flags_hold_their_repeated_text_as_categories_with_or_without_sessions(w
         assert isinstance(c.flags[col].dtype, pd.CategoricalDtype), col
     assert c.flags["rule"].notna().all() and c.flags["advice"].notna().all()
     assert c.flags["rule"].cat.categories.is_monotonic_increasing  # sorted: a sort by rule stays alphabetical
+
+
+def test_patient_summary_keeps_each_change_columns_type():
+    """Pivoting the change scores together made every column object (describe() then counted values);
+    each keeps its type, and the values are the long frame's."""
+    from outcomes.simulate import simulate
+
+    sim = simulate(40, seed=2)
+    c = Cohort.from_frames(sim.patients, sim.assessments, sessions=sim.sessions, prescriptions=sim.prescriptions)
+    s = c.patient_summary
+    for v in ("baseline", "latest", "endpoint", "change", "pct_change", "rc"):
+        assert s[f"leg_pain_{v}"].dtype == np.float64, v
+    assert s["leg_pain_responder"].dtype == "boolean"
+    assert isinstance(s["leg_pain_rc_class"].dtype, pd.CategoricalDtype)
+    assert "mean" in s["leg_pain_change"].describe().index
+    long = c.changes[c.changes["outcome"] == "leg_pain"].set_index("patient_id")
+    wide = s.set_index("patient_id").loc[long.index]
+    pd.testing.assert_series_equal(wide["leg_pain_change"], long["change"], check_names=False)
+    pd.testing.assert_series_equal(wide["leg_pain_responder"], long["responder"], check_names=False)
