@@ -347,3 +347,17 @@ def test_patient_page_panels_draw_the_public_plots_numbers(one_patient, sessions
     (flares,) = _by_gid(ax, "flares")
     assert levels["flares"] == 2
     assert_allclose(np.array(levels["flare_points"]), np.column_stack([flares.get_xdata(), flares.get_ydata()]))
+
+
+def test_a_report_figure_gives_the_same_bytes_each_time(one_patient):
+    """Embedded SVGs carry no date and no random element ids, so a report re-run on the same data is
+    the same file (matplotlib draws its ids at random unless given a salt)."""
+    from outcomes.reports._html import figure_data_uri
+
+    uris = []
+    for _ in range(2):
+        fig = plt.figure()
+        plot_patient_trajectory(one_patient, outcome="leg_pain", baseline=7, ax=fig.add_subplot())
+        uris.append(figure_data_uri(fig))
+        plt.close(fig)
+    assert uris[0] == uris[1] and uris[0].startswith("data:image/svg+xml;base64,")

@@ -139,9 +139,14 @@ def figure_data_uri(fig: Figure, *, fmt: str = "svg", dpi: int = 110, bbox_inche
     """
     if fmt not in ("svg", "png"):
         raise ValueError(f"fmt must be 'svg' or 'png', got {fmt!r}")
+    import matplotlib as mpl
+
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None,
-                bbox_inches=bbox_inches)
+    # no date, and element ids from a fixed salt (matplotlib draws them at random otherwise): the same
+    # figure gives the same bytes, so a report re-run on the same data is the same file
+    with mpl.rc_context({"svg.hashsalt": "outcomes"}):
+        fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None,
+                    bbox_inches=bbox_inches)
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
