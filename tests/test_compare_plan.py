@@ -406,3 +406,12 @@ def test_a_plan_window_wider_than_half_a_visit_gap_is_kept_with_a_warning(tmp_pa
     assert (resp["n_assessed"] == 30).all()  # what the user asked for: week 0 is within 7 days of week 1
     assert resp.loc["placebo", "n_responders"] > expected["placebo"]
     assert "can be given the assessment of a neighbouring visit" in (out / "models.json").read_text("utf-8")
+
+
+def test_degrees_of_freedom_are_whole_or_one_decimal_and_grouped():
+    from outcomes.reports.compare import _df
+
+    assert _df(175903.0) == "175,903"          # a linear model's residual df
+    assert _df(181200.84) == "181,200.8"       # Satterthwaite
+    assert _df(42.0) == "42" and _df(7.25) == "7.2"
+    assert _df(float("nan")) == "–" and _df(None) == "–"

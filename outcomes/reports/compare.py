@@ -59,6 +59,15 @@ def _num(x: Any, digits: int = 2, sign: bool = False) -> str:
     return (f"{float(x):+.{digits}f}" if sign else f"{float(x):.{digits}f}").replace("-", _MINUS)
 
 
+def _df(x: Any) -> str:
+    """Degrees of freedom: whole for a linear model's residual df, one decimal for a Satterthwaite or
+    Rubin df; thousands grouped (a registry's 175,903, not 175903.0)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):
+        return "–"
+    x = float(x)
+    return f"{x:,.0f}" if x == round(x) else f"{x:,.1f}"
+
+
 def _pct(x: Any, sign: bool = False) -> str:
     if x is None or pd.isna(x):
         return "–"
@@ -276,7 +285,7 @@ def compare_report_data(comparison: Comparison, cohort: Cohort) -> dict[str, Any
          "primary": bool(r["primary"]), "term": f"{r['schedule']} vs {r['reference']}",
          "estimate": _num(r["estimate"]), "ci": f"{_num(r['ci_lower'])} to {_num(r['ci_upper'])}",
          "p": _p(r["p_value"]), "p_adj": _p(r["p_adjusted"]) if r["method"] != "none" else "",
-         "df": _num(r["df"], 1), "n": "" if pd.isna(r["n"]) else f"{int(r['n']):,}"}
+         "df": _df(r["df"]), "n": "" if pd.isna(r["n"]) else f"{int(r['n']):,}"}
         for r in est.to_dict("records")]
     points = [] if est is None or est.empty else [
         {"label": _short(r["analysis"]) + (f" ({r['schedule']} vs {r['reference']})" if len(arms) > 2 else ""),
@@ -442,7 +451,7 @@ def _mmrm_section(comparison: Comparison) -> dict[str, Any]:
         ls_rows.append({"arm": arm, "cells": cells})
     diffs = [{"term": f"{r['arm']} vs {r['reference']}", "week": f"{float(r['time']):g}",
               "estimate": _num(r["estimate"]), "ci": f"{_num(r['ci_lower'])} to {_num(r['ci_upper'])}",
-              "p": _p(r["p_value"]), "df": _num(r["df"], 1),
+              "p": _p(r["p_value"]), "df": _df(r["df"]),
               "endpoint": bool(np.isclose(float(r["time"]), float(comparison.endpoint_week)))}
              for r in res.contrasts.to_dict("records")]
     return {"mmrm": {"method": res.method, "formula": res.meta.get("formula", ""), "n": f"{res.n_patients:,}",
