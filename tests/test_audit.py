@@ -469,3 +469,22 @@ def test_cli_audit_options_and_headline(tmp_path, capsys):
     assert code in (0, 1) and out.startswith("Audit of 3 patients")
     doc = json.loads((tmp_path / "ok" / "kpis.json").read_text())
     assert doc["funnel_levels"] == [0.9, 0.99] and doc["funnel_overdispersion"] and doc["spc_period"] == "month"
+
+
+def test_spc_signals_are_worded_once_with_their_periods():
+    """A run rule belongs to a stretch of periods: the report says it once, with the stretch, not once
+    a period (a 200,000-patient audit listed "too few crossings of the centre line" 19 times)."""
+    from outcomes.reports.audit import _signal_words
+
+    periods = [f"2025-{m:02d}" for m in range(1, 13)]
+    sig = ["shift: 9 points in a row on one side of the centre"] * 9 + ["", "above the upper limit",
+                                                                          "above the upper limit"]
+    sig[3] += "; below the lower limit"
+    sig = [s + ("; " if s else "") + "too few crossings of the centre line" for s in sig]
+    words = _signal_words(pd.DataFrame({"period": periods, "signal": sig}))
+    assert words == ("above the upper limit (2025-11, 2025-12); below the lower limit (2025-04); "
+                     "shift: 9 points in a row on one side of the centre (2025-01 to 2025-09); "
+                     "too few crossings of the centre line (the whole series)")
+    one = _signal_words(pd.DataFrame({"period": ["Q1", "Q2", "Q3", "Q4"], "signal": ["", "above the upper limit",
+                                                                                   "", "above the upper limit"]}))
+    assert one == "above the upper limit (Q2, Q4)"

@@ -350,9 +350,38 @@ def _spc_view(a: AuditResult) -> dict[str, Any]:
                      "periods": len(shown), "of": len(g),
                      "signals": ("every period suppressed (a count below k; see --min-cell)" if not len(shown) else
                                  "too few periods shown to judge" if len(shown) < 2 else
-                                 "; ".join(f"{p}: {t}" for p, t in zip(sig["period"], sig["signal"]))
-                                 or "no signal")})
+                                 _signal_words(shown) if len(sig) else "no signal")})
     return {"period": a.spc.attrs.get("period"), "rows": rows, "hidden": int(a.spc["suppressed"].sum())}
+
+
+def _signal_words(shown: pd.DataFrame) -> str:
+    """A KPI's signals once each, with the periods they hold for: "above the upper limit (2026-06,
+    2026-07); shift: 17 points in a row on one side of the centre (2025-01 to 2026-05); too few
+    crossings of the centre line (the whole series)". The chart data keep a signal per period; listed
+    that way a run rule, which belongs to a stretch of periods, was repeated for every one of them."""
+    periods = [str(p) for p in shown["period"]]
+    found: dict[str, list[int]] = {}
+    for i, text in enumerate(shown["signal"].fillna("")):
+        for msg in (t.strip() for t in str(text).split(";")):
+            if msg:
+                found.setdefault(msg, []).append(i)
+    order = ("above", "below", "shift", "too few")  # points outside the limits first, then the run rules
+    parts = []
+    for msg in sorted(found, key=lambda m: next((k for k, w in enumerate(order) if m.startswith(w)), len(order))):
+        at = found[msg]
+        if len(at) == len(periods):
+            where = "the whole series"
+        else:
+            runs, start = [], 0
+            for j in range(1, len(at) + 1):  # consecutive periods as one stretch
+                if j == len(at) or at[j] != at[j - 1] + 1:
+                    a, b = at[start], at[j - 1]
+                    runs.append(periods[a] if a == b else f"{periods[a]}, {periods[b]}" if b == a + 1
+                                else f"{periods[a]} to {periods[b]}")
+                    start = j
+            where = ", ".join(runs)
+        parts.append(f"{msg} ({where})")
+    return "; ".join(parts)
 
 
 def _context(a: AuditResult, figures: dict[str, str | None]) -> dict[str, Any]:
