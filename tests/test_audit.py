@@ -85,8 +85,13 @@ def test_kpis_have_denominators_targets_and_verdicts(sim_cohort):
     assert set(k["direction"]) == {"higher is better", "lower is better"}
     ind = patient_indicators(sim_cohort)
     dropout = k.set_index("kpi").loc["dropout"]
-    assert dropout["denominator"] == ind["dropout"].notna().sum() == (sim_cohort.patient_summary["status"]
-                                                                     != "active").sum()
+    # dropout: a fixed horizon, the program's end (+ visit window), among patients whose program is over
+    ps, opts = sim_cohort.patient_summary, sim_cohort.options
+    end = ps["enrolled_on"] + pd.Timedelta(days=7 * opts.program_weeks + opts.visit_window_days)
+    over = end <= sim_cohort.as_of
+    assert dropout["denominator"] == ind["dropout"].notna().sum() == over.sum() < len(ps)
+    early = ps["status"].eq("dropped_out") & (pd.to_datetime(ps["discharged_on"]) <= end)
+    assert dropout["numerator"] == (over & early).sum()
     # the ITT responder denominator is every patient due, the complete-case one those assessed
     itt, cc = k.set_index("kpi").loc["responder_itt"], k.set_index("kpi").loc["responder"]
     assert itt["numerator"] == cc["numerator"] and itt["denominator"] >= cc["denominator"]
@@ -215,7 +220,7 @@ def test_suppress_counts_primary_complement_and_secondary():
 
 
 def _cohort_with_seven(sim_cohort: Cohort) -> Cohort:
-    """Site S01 gets exactly 7 dropouts among its patients whose program ended."""
+    """Site S01 gets exactly 7 dropouts (discharged as dropped out, by program end) among its patients."""
     s = sim_cohort.patient_summary.copy()
     site = s["site_id"].eq("S01").to_numpy()
     ended = site & s["status"].ne("active").to_numpy()
@@ -488,3 +493,27 @@ def test_spc_signals_are_worded_once_with_their_periods():
     one = _signal_words(pd.DataFrame({"period": ["Q1", "Q2", "Q3", "Q4"], "signal": ["", "above the upper limit",
                                                                                    "", "above the upper limit"]}))
     assert one == "above the upper limit (Q2, Q4)"
+
+
+def test_dropout_counts_a_fixed_horizon_so_recent_enrolments_do_not_look_worse(sim_cohort):
+    """Among 'patients whose program has ended', a recent month holds its early leavers but not yet its
+    completers: its dropout rate rose towards 100 % (a false signal). Dropout is now by program end, among
+    patients whose program (and visit window) is over."""
+    s = sim_cohort.patient_summary.copy()
+    as_of, opts = sim_cohort.as_of, sim_cohort.options
+    i_recent, i_late, i_early = 0, 1, 2
+    s.loc[i_recent, ["enrolled_on", "discharged_on"]] = [as_of - pd.Timedelta(days=20), as_of - pd.Timedelta(days=5)]
+    length = 7 * opts.program_weeks + opts.visit_window_days
+    s.loc[i_late, ["enrolled_on", "discharged_on"]] = [as_of - pd.Timedelta(days=400),
+                                                       as_of - pd.Timedelta(days=400 - length - 10)]
+    s.loc[i_early, ["enrolled_on", "discharged_on"]] = [as_of - pd.Timedelta(days=400),
+                                                        as_of - pd.Timedelta(days=380)]
+    s.loc[[i_recent, i_late, i_early], "status"] = "dropped_out"
+    ind = patient_indicators(_with_summary(sim_cohort, s)).set_index("patient_id")
+    pid = s["patient_id"]
+    assert pd.isna(ind.loc[pid[i_recent], "dropout"])   # program not over: not yet in the denominator
+    late = ind.loc[pid[i_late], "dropout"]
+    assert pd.notna(late) and not late                  # left after the program's end: not a dropout
+    assert bool(ind.loc[pid[i_early], "dropout"])      # left in week 3
+    k = audit_kpis(sim_cohort).set_index("kpi").loc["dropout"]
+    assert "12-week program" in k["label"] and "was over by" in k["denominator_label"]
