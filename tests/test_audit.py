@@ -517,3 +517,25 @@ def test_dropout_counts_a_fixed_horizon_so_recent_enrolments_do_not_look_worse(s
     assert bool(ind.loc[pid[i_early], "dropout"])      # left in week 3
     k = audit_kpis(sim_cohort).set_index("kpi").loc["dropout"]
     assert "12-week program" in k["label"] and "was over by" in k["denominator_label"]
+
+
+def test_funnel_axis_fits_large_caseloads_and_keeps_0_to_100_for_small_ones(sim_cohort):
+    """At large caseloads the limits are a point or two apart: on a 0-100 % axis the units outside them
+    sat on the line. The axis now spans the rates and the outer limits at half the smallest caseload."""
+    from outcomes.models.audit import funnel_limits
+
+    overall, ns = 0.45, np.array([19_000, 26_000, 30_000, 31_000, 40_000])
+    rates = np.array([0.445, 0.462, 0.440, 0.466, 0.457])
+    lim = funnel_limits(overall, ns)
+    frame = pd.DataFrame({"unit": [f"S0{i}" for i in range(1, 6)], "n": ns, "rate": rates,
+                          "overall_rate": overall, "suppressed": False, **{c: lim[c] for c in lim if c != "n"}})
+    frame["position"] = np.where(rates > frame["upper_99_8"], "above",
+                                 np.where(rates < frame["lower_99_8"], "below", "within"))
+    frame["position_inner"] = np.where(rates > frame["upper_95"], "above",
+                                       np.where(rates < frame["lower_95"], "below", "within"))
+    lo, hi = plot_funnel(frame).get_ylim()
+    edge = funnel_limits(overall, [9_500])
+    assert lo <= min(rates.min(), edge["lower_99_8"].iloc[0]) and hi >= max(rates.max(), edge["upper_99_8"].iloc[0])
+    assert hi - lo < 0.1  # a few points, not 0-100 %
+    small = funnel_data(sim_cohort, by="site_id")
+    assert plot_funnel(small).get_ylim() == (-0.02, 1.02)

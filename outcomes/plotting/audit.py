@@ -106,8 +106,9 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, ax: Axes | None = None, label_out
                         textcoords="offset points", fontsize=8, gid="unit_label")
     ax.set_xlim(0, top)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # caseloads are whole patients
-    ax.set_ylim(-0.02, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    low, high = _rate_range(shown, overall, frame, outer)
+    ax.set_ylim(low, high)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if high - low > 0.1 else None))
     label = ylabel or (str(frame["short_label"].iloc[0]) if "short_label" in frame.columns and len(frame)
                        else "Rate")
     ax.set_ylabel("\n".join(textwrap.wrap(f"{label} (%)", 42)))
@@ -135,6 +136,27 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, ax: Axes | None = None, label_out
                 ha="center", va="center", fontsize=9, color="#444444",
                 bbox={"facecolor": "white", "edgecolor": "#BBBBBB", "boxstyle": "round,pad=0.4"})
     return ax
+
+
+def _rate_range(shown: pd.DataFrame, overall: float, frame: pd.DataFrame, outer: str) -> tuple[float, float]:
+    """The funnel's y range: every unit's rate and the outer limits at half the smallest caseload shown,
+    with a margin, within 0-100 %. At large caseloads the limits are a point or two apart; on a 0-100 %
+    axis the units outside them would sit on the line (200,000 patients: limits 45-46 %)."""
+    full = (-0.02, 1.02)
+    rates = shown["rate"].to_numpy(dtype=float)
+    if not len(rates) or np.isnan(overall):
+        return full
+    n0 = max(1, int(np.nanmin(shown["n"].to_numpy(dtype=float)) // 2))
+    lv = float(outer.replace("_", ".")) / 100
+    lim = funnel_limits(overall, np.array([n0]), levels=(lv,))
+    tau2 = float(frame["tau2"].iloc[0]) if "tau2" in frame.columns and len(frame) else np.nan
+    lo = float(np.nanmin([*rates, overall, float(np.asarray(lim[f"lower_{outer}"])[0])]))
+    hi = float(np.nanmax([*rates, overall, float(np.asarray(lim[f"upper_{outer}"])[0])]))
+    if tau2 > 0:  # widened limits: keep the whole range rather than recompute them here
+        return full
+    pad = max((hi - lo) * 0.12, 0.005)
+    lo, hi = max(lo - pad, full[0]), min(hi + pad, full[1])
+    return (full if hi - lo > 0.75 else (lo, hi))
 
 
 def distribution_frame(summary: pd.DataFrame, *, outcome: str = "leg_pain", group: str = "schedule",
