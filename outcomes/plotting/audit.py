@@ -108,7 +108,8 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, ax: Axes | None = None, label_out
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # caseloads are whole patients
     low, high = _rate_range(shown, overall, frame, outer)
     ax.set_ylim(low, high)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if high - low > 0.1 else None))
+    span = high - low
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if span > 0.1 else 1 if span > 0.01 else 2))
     label = ylabel or (str(frame["short_label"].iloc[0]) if "short_label" in frame.columns and len(frame)
                        else "Rate")
     ax.set_ylabel("\n".join(textwrap.wrap(f"{label} (%)", 42)))
