@@ -115,3 +115,11 @@ def test_the_command_line_says_it_on_stderr(tmp_path, cli_env):
     assert "writing audit.pdf" in said, proc.stderr
     assert len(said) == len(set(said))  # each step once (none lasted a minute)
     assert Path(tmp_path / "o" / "audit.html").is_file() and "outcomes audit, " not in proc.stdout
+
+
+def test_the_demo_says_its_own_steps_without_progress_lines():
+    from outcomes.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["demo"]).progress is False
+    assert getattr(parser.parse_args(["validate", "somewhere"]), "progress", True) is True

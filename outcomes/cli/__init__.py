@@ -68,10 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    import contextlib
+
     from ..progress import reporting
 
     try:
-        with reporting(sys.stderr, prefix=f"outcomes {args.command}"):  # a line now and then on a long run
+        # a line now and then on a long run, unless the command says each step itself (demo)
+        with (reporting(sys.stderr, prefix=f"outcomes {args.command}") if getattr(args, "progress", True)
+              else contextlib.nullcontext()):
             status = int(args.run(args))
         sys.stdout.flush()  # a full device on stdout fails here, not silently at exit
         return status

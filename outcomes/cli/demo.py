@@ -27,7 +27,7 @@ def add_parser(sub: Any, *, epilog: str) -> None:
                    help="where to write the outputs (default reports/demo)")
     p.add_argument("--data", metavar="DATA", default=None, help=argparse.SUPPRESS)
     add_force_option(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, progress=False)  # it says each step itself
 
 
 def _step(label: str, t0: float) -> None:
