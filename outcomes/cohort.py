@@ -440,7 +440,7 @@ def _all_categories(frame: pd.DataFrame, cut: tuple | None) -> pd.DataFrame:
 
 
 #: Flag columns whose few texts repeat over many rows (rules, sources, templated evidence and advice, status):
-#: held as categories, a sixth of the memory (a million patients have about 11 million flags).
+#: held as categories, a quarter of the memory (a million patients have about 11 million flags).
 _FLAG_CATEGORIES = ("rule", "source", "evidence", "advice", "status")
 
 

@@ -59,7 +59,8 @@ def plot_funnel(funnel_frame: pd.DataFrame, *, ax: Axes | None = None, label_out
         ``"overall"``) and the limit curves (gids ``"limit_inner"``,
         ``"limit_outer"``, two lines each); the legend sits below the axes.
         Suppressed units are not drawn (their rate would reveal a small count); the
-        legend says how many.
+        legend says how many. The y axis is 0-100 %, or at large caseloads the range
+        of the rates and of the outer limits at half the smallest caseload.
 
     Notes
     -----
@@ -145,16 +146,13 @@ def _rate_range(shown: pd.DataFrame, overall: float, frame: pd.DataFrame, outer:
     axis the units outside them would sit on the line (200,000 patients: limits 45-46 %)."""
     full = (-0.02, 1.02)
     rates = shown["rate"].to_numpy(dtype=float)
-    if not len(rates) or np.isnan(overall):
+    tau2 = float(frame["tau2"].iloc[0]) if "tau2" in frame.columns and len(frame) else np.nan
+    if not len(rates) or np.isnan(overall) or tau2 > 0:  # widened limits: the whole range, as before
         return full
     n0 = max(1, int(np.nanmin(shown["n"].to_numpy(dtype=float)) // 2))
-    lv = float(outer.replace("_", ".")) / 100
-    lim = funnel_limits(overall, np.array([n0]), levels=(lv,))
-    tau2 = float(frame["tau2"].iloc[0]) if "tau2" in frame.columns and len(frame) else np.nan
-    lo = float(np.nanmin([*rates, overall, float(np.asarray(lim[f"lower_{outer}"])[0])]))
-    hi = float(np.nanmax([*rates, overall, float(np.asarray(lim[f"upper_{outer}"])[0])]))
-    if tau2 > 0:  # widened limits: keep the whole range rather than recompute them here
-        return full
+    lim = funnel_limits(overall, np.array([n0]), levels=(float(outer.replace("_", ".")) / 100,))
+    lo = float(np.nanmin([*rates, overall, lim[f"lower_{outer}"].iloc[0]]))
+    hi = float(np.nanmax([*rates, overall, lim[f"upper_{outer}"].iloc[0]]))
     pad = max((hi - lo) * 0.12, 0.005)
     lo, hi = max(lo - pad, full[0]), min(hi + pad, full[1])
     return (full if hi - lo > 0.75 else (lo, hi))
