@@ -58,6 +58,16 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
+def arrow_offsets(arr) -> np.ndarray:
+    """Where each value of an Arrow string array starts and ends in its data buffer: ``len(arr) + 1``
+    byte positions (int64; no copy for ``large_string``). Value ``i`` is ``data[pos[i]:pos[i + 1]]``."""
+    import pyarrow as pa
+
+    width = np.int32 if pa.types.is_string(arr.type) or pa.types.is_binary(arr.type) else np.int64
+    pos = np.frombuffer(arr.buffers()[1], width)[arr.offset: arr.offset + len(arr) + 1]
+    return pos if width is np.int64 else pos.astype(np.int64)
+
+
 def prepare_out_dir(path: str | os.PathLike[str]) -> Path:
     """Create the output folder (and parents) or say clearly why it cannot be used."""
     out = Path(path)
@@ -418,9 +428,8 @@ def write_frame_csv(fh: BinaryIO, frame: pd.DataFrame, *, date_columns: tuple[st
 
     def put(lines) -> None:
         for chunk in lines.chunks:
-            _, offsets, data = chunk.buffers()
-            pos = np.frombuffer(offsets, np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
-            fh.write(memoryview(data)[pos[0]:pos[-1]])
+            pos = arrow_offsets(chunk)
+            fh.write(memoryview(chunk.buffers()[2])[pos[0]:pos[-1]])
 
     if len(starts) < 2:
         for i in starts:
@@ -608,9 +617,9 @@ def _text_cells(s: pd.Series):
             quoted = pc.binary_join_element_wise(pa.scalar("'", pa.large_string()), arr,
                                                  pa.scalar("", pa.large_string()))
             arr = pc.if_else(pa.array(mask), quoted, arr)
-    _, offsets, data = arr.buffers()[:3]
+    data = arr.buffers()[2]
     if data is not None and len(arr):
-        pos = np.frombuffer(offsets, np.int64)[arr.offset: arr.offset + len(arr) + 1]
+        pos = arrow_offsets(arr)
         raw = np.frombuffer(data, np.uint8)[pos[0]:pos[-1]]
         hits = np.flatnonzero((raw == 44) | (raw == 34) | (raw == 10))  # ',', '"' or a line break
         if len(hits):  # the values holding them, found from the bytes' positions (a regex over all: 10x)
@@ -629,10 +638,10 @@ def _text_cells(s: pd.Series):
 def _formula_candidates(arr) -> np.ndarray:
     """Positions of the values starting with ``=``, ``+``, ``-``, ``@``, tab or CR (read from the
     first byte of each value: all six are one-byte characters)."""
-    _, offsets, data = arr.buffers()[:3]
+    data = arr.buffers()[2]
     if data is None or len(arr) == 0:
         return np.zeros(0, dtype=np.int64)
-    pos = np.frombuffer(offsets, np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    pos = arrow_offsets(arr)
     start, filled = pos[:-1], pos[1:] > pos[:-1]
     first = np.zeros(len(arr), dtype=np.uint8)
     first[filled] = np.frombuffer(data, np.uint8)[start[filled]]

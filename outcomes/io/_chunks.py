@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from ..files import arrow_offsets
 from ..progress import status
-from ._csv import _detect_encoding, _read_header
+from ._csv import _as_text, _detect_encoding, _read_header
 from ._convert import _Collector, _convert_columns, tidy_categories
-from ._frames import ReadResult, _check_duplicate_header, _check_width, _finish
+from ._frames import ReadResult, _arrow_text, _check_duplicate_header, _check_width, _finish
 from .dates import DatePolicy
 from .readers import ColumnMap, _apply_names, parquet_integers
 from .schema import TableSchema
@@ -91,7 +92,6 @@ class _NotPlain(Exception):
 
 
 def _csv_slices(path: Path, export: str) -> Iterator[Callable[[], ReadResult]] | None:
-    import pyarrow as pa
     import pyarrow.csv as pv
 
     if path.stat().st_size < CSV_CHUNK_BYTES:
@@ -115,8 +115,7 @@ def _csv_slices(path: Path, export: str) -> Iterator[Callable[[], ReadResult]] |
             read_options=pv.ReadOptions(column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES),
             parse_options=pv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=on_invalid,
                                           newlines_in_values=bool(quotes)),
-            convert_options=pv.ConvertOptions(column_types={n: pa.large_string() for n in names},
-                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
+            convert_options=_as_text(names),
         )
         first = 2
         for batch in reader:
@@ -145,8 +144,7 @@ def _holds_line_break(arr: Any) -> bool:
     data = arr.buffers()[2]
     if data is None:
         return False
-    _, offsets = arr.buffers()[:2]
-    pos = np.frombuffer(offsets, np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    pos = arrow_offsets(arr)
     raw = memoryview(data)[int(pos[0]):int(pos[-1])].tobytes()  # bytes.find is memchr: ~20x a regex here
     return raw.find(b"\n") >= 0 or raw.find(b"\r") >= 0
 
@@ -377,10 +375,6 @@ def _text_hash(s: pd.Series) -> np.ndarray | None:
     A polynomial over the bytes mixed with the length, then a 64-bit finaliser (splitmix64);
     missing values are left out. Used only to prove a key has no repeats, never to find them.
     """
-    import pyarrow as pa
-
-    from ._convert import _arrow_text
-
     arr = _arrow_text(s)
     if arr is None:
         return None
@@ -390,10 +384,9 @@ def _text_hash(s: pd.Series) -> np.ndarray | None:
             chunk = chunk.drop_null()
         if len(chunk) == 0:
             continue
-        bufs = chunk.buffers()
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        pos = np.frombuffer(bufs[1], width)[chunk.offset: chunk.offset + len(chunk) + 1].astype(np.int64)
-        data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+        pos = arrow_offsets(chunk)
+        buf = chunk.buffers()[2]
+        data = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(0, np.uint8)
         start, length = pos[:-1] - pos[0], np.diff(pos)
         seg = data[pos[0]:pos[-1]]
         h = length.astype(np.uint64) * _MULT
@@ -496,8 +489,7 @@ def _csv_lines(path: Path, export: str, want: np.ndarray) -> ReadResult | None:
             pa.py_buffer(b"".join(parts)),
             read_options=pv.ReadOptions(column_names=names, use_threads=False),
             parse_options=pv.ParseOptions(ignore_empty_lines=False),
-            convert_options=pv.ConvertOptions(column_types={n: pa.large_string() for n in names},
-                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
+            convert_options=_as_text(names),
         )
     except pa.ArrowException:
         return None  # the slices' reader words it

@@ -97,6 +97,16 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+def _as_text(names: list[str]) -> Any:
+    """pyarrow's convert options of every CSV reader here: each column as text, an empty field as ""
+    (never null), so the whole-file, slice and line readers give the same values."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    return pv.ConvertOptions(column_types={n: pa.large_string() for n in names}, strings_can_be_null=False,
+                             quoted_strings_can_be_null=False)
+
+
 def _read_header(path: Path, encoding: str) -> tuple[str, list[str]]:
     """The delimiter and the column names of line 1 (a blank name becomes ``unnamed_<n>``).
 
@@ -192,8 +202,7 @@ def _read_csv_fast(path: Path, encoding: str, delimiter: str, names: list[str]) 
                                         encoding="utf8" if encoding == "utf-8-sig" else encoding),
             parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
                                           ignore_empty_lines=False, invalid_row_handler=on_invalid),
-            convert_options=pv.ConvertOptions(column_types={n: pa.large_string() for n in names},
-                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
+            convert_options=_as_text(names),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
         return None

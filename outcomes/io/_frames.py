@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..files import arrow_offsets
 from .errors import FileRejected
 
 __all__ = ["MAX_COLUMNS", "ReadResult"]
@@ -77,10 +78,10 @@ def _may_need_strip(s: pd.Series) -> bool:
             continue
         if not pa.types.is_large_string(chunk.type):
             return True
-        _, offsets, data = chunk.buffers()
+        data = chunk.buffers()[2]
         if data is None:
             continue
-        pos = np.frombuffer(offsets, np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
+        pos = arrow_offsets(chunk)
         seg = np.frombuffer(data, np.uint8)[pos[0]:pos[-1]]
         if not len(seg):
             continue
@@ -102,8 +103,7 @@ def _blank_text(s: pd.Series) -> np.ndarray:
         import pyarrow as pa
 
         if not arr.null_count and all(pa.types.is_large_string(c.type) for c in arr.chunks):
-            parts = [np.diff(np.frombuffer(c.buffers()[1], np.int64)[c.offset: c.offset + len(c) + 1]) == 0
-                     for c in arr.chunks]
+            parts = [np.diff(arrow_offsets(c)) == 0 for c in arr.chunks]
             return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
     return (s.str.len() == 0).to_numpy(dtype=bool)
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..files import atomic_open, atomic_write_text
+from ..files import arrow_offsets, atomic_open, atomic_write_text
 from .generate import _lit
 from .truth import _DATE_COLUMNS, SimulatedDataset
 
@@ -114,6 +114,5 @@ def _write_csv(table: pa.Table, handle: Any, chunk_rows: int = 1 << 20) -> None:
         line = pc.binary_join_element_wise(*cols, _lit(","), null_handling="replace",
                                            null_replacement="")
         line = pc.binary_join_element_wise(line, _lit(""), _lit("\n")).combine_chunks()
-        _, offsets, data = line.buffers()
-        pos = np.frombuffer(offsets, np.int64)[line.offset: line.offset + len(line) + 1]
-        handle.write(memoryview(data)[pos[0]:pos[-1]])
+        pos = arrow_offsets(line)
+        handle.write(memoryview(line.buffers()[2])[pos[0]:pos[-1]])
