@@ -601,8 +601,7 @@ def _text_cells(s: pd.Series):
         cats = _text_cells(pd.Series(s.cat.categories.astype(object), dtype=object))
         codes = s.cat.codes.to_numpy()
         return cats.take(pa.array(codes, mask=codes < 0))
-    else:
-        arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+    arr = pa.array(s, type=pa.large_string(), from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     idx = _formula_candidates(arr)
